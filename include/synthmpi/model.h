@@ -1,0 +1,46 @@
+/* Generators behind one interface, registered by name (model.kind in the experiment). */
+#ifndef SYNTHMPI_MODEL_H
+#define SYNTHMPI_MODEL_H
+
+#include <stdint.h>
+
+#include "synthmpi/config.h"
+#include "synthmpi/table.h"
+
+typedef struct sm_model_ops {
+  const char *kind;            /* name used in model.kind */
+  const char *summary;         /* one line for --help and the docs */
+  const sm_param_desc *params; /* declared parameters (model.<name> in YAML) */
+  int n_params;
+
+  /* Collective. Fit on the rank-local training rows; *state is owned by the caller
+   * and released with free_state. */
+  int (*fit)(sm_ctx *ctx, const sm_model_spec *spec, const sm_table *train, void **state);
+
+  /* Local (no communication). Fill global release rows [row0, row0 + out->n_rows) of
+   * out, whose schema is the training schema. Row i's values depend only on (seed, i). */
+  int (*sample)(sm_ctx *ctx, const void *state, uint64_t seed, int64_t row0, sm_table *out);
+
+  /* Save to / load from an open HDF5 group (hid_t passed as int64_t). Collective:
+   * every rank calls with the same state; loading gives every rank the full state. */
+  int (*save)(sm_ctx *ctx, const void *state, int64_t group);
+  int (*load)(sm_ctx *ctx, int64_t group, void **state);
+
+  void (*free_state)(void *state);
+} sm_model_ops;
+
+/* A fitted model: its operations, state and the schema it was fitted on. */
+typedef struct sm_model {
+  const sm_model_ops *ops;
+  void *state;
+  sm_schema schema;
+} sm_model;
+
+/* The registry. Returns NULL when the kind is unknown. */
+const sm_model_ops *sm_model_find(const char *kind);
+/* All registered models, NULL-terminated. */
+const sm_model_ops *const *sm_model_list(void);
+
+void sm_model_free(sm_model *m);
+
+#endif

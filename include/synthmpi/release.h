@@ -1,0 +1,44 @@
+/* Releases, fitted-model files and exports, in parallel HDF5.
+ *
+ * Release layout (format version 1):
+ *   /                     attributes: format ("synthmpi-release"), format_version, version,
+ *                         rows, seed, model, created, experiment (resolved YAML),
+ *                         schema (JSON), columns (names in order)
+ *   /columns/<name>       one dataset per column, (rows,), chunked by sampling.chunk_rows:
+ *                         continuous, datetime: float64 (missing: NaN)
+ *                         integer: int64 (missing: INT64_MIN)
+ *                         categorical, boolean: int32 codes (missing: -1)
+ *                         attributes: type, and datetime: format
+ *   /categories/<name>    categorical/boolean dictionaries, fixed-length strings
+ * The file is written as <path>.partial and renamed when complete.
+ */
+#ifndef SYNTHMPI_RELEASE_H
+#define SYNTHMPI_RELEASE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "synthmpi/config.h"
+#include "synthmpi/model.h"
+#include "synthmpi/table.h"
+
+/* Collective. Generate sampling.rows rows with the model (each rank its block of rows,
+ * in chunks of sampling.chunk_rows) and write them collectively to path. */
+int sm_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model,
+                     const char *path);
+
+/* Collective. Read this rank's block of the rows of a release (all columns). */
+int sm_release_read(sm_ctx *ctx, const char *path, sm_table *out);
+
+/* Collective. Print schema, provenance and size of a release or model file. */
+int sm_release_inspect(sm_ctx *ctx, const char *path, FILE *out);
+
+/* Collective. Write a release as CSV (header line, then rows in global order). */
+int sm_release_export_csv(sm_ctx *ctx, const char *path, const char *csv_path);
+
+/* Collective. Save a fitted model with its schema and the resolved experiment. */
+int sm_model_save(sm_ctx *ctx, const sm_model *m, const sm_experiment *e, const char *path);
+/* Collective. Load a fitted model; fails with SM_EINPUT if the file is not one. */
+int sm_model_load(sm_ctx *ctx, const char *path, sm_model *m);
+
+#endif

@@ -1,0 +1,100 @@
+/* Philox streams and normal distribution helpers. */
+#include "synthmpi/rng.h"
+
+#include <math.h>
+
+#include <Random123/philox.h>
+
+void sm_rng_init(sm_rng *r, uint64_t seed, uint32_t purpose, uint64_t index) {
+  r->key[0] = (uint32_t)seed;
+  r->key[1] = (uint32_t)(seed >> 32);
+  r->ctr[0] = (uint32_t)index;
+  r->ctr[1] = (uint32_t)(index >> 32);
+  r->ctr[2] = purpose;
+  r->ctr[3] = 0;
+  r->avail = 0;
+  r->has_spare = 0;
+}
+
+static void next_block(sm_rng *r) {
+  philox4x32_ctr_t c = {{r->ctr[0], r->ctr[1], r->ctr[2], r->ctr[3]}};
+  philox4x32_key_t k = {{r->key[0], r->key[1]}};
+  philox4x32_ctr_t out = philox4x32(c, k);
+  for (int i = 0; i < 4; i++)
+    r->buf[i] = out.v[i];
+  r->ctr[3]++;
+  r->avail = 4;
+}
+
+uint32_t sm_rng_u32(sm_rng *r) {
+  if (r->avail == 0)
+    next_block(r);
+  return r->buf[4 - r->avail--];
+}
+
+double sm_rng_uniform(sm_rng *r) {
+  uint64_t hi = sm_rng_u32(r), lo = sm_rng_u32(r);
+  uint64_t bits = ((hi << 32) | lo) >> 11;
+  return ((double)bits + 0.5) * 0x1.0p-53;
+}
+
+double sm_rng_normal(sm_rng *r) {
+  if (r->has_spare) {
+    r->has_spare = 0;
+    return r->spare;
+  }
+  double u1 = sm_rng_uniform(r), u2 = sm_rng_uniform(r);
+  double radius = sqrt(-2.0 * log(u1)), angle = 2.0 * M_PI * u2;
+  r->spare = radius * sin(angle);
+  r->has_spare = 1;
+  return radius * cos(angle);
+}
+
+double sm_norm_cdf(double z) { return 0.5 * erfc(-z / M_SQRT2); }
+
+/* Acklam's rational approximation, refined by one Halley step. */
+double sm_norm_quantile(double p) {
+  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                             -2.759285104469687e+02, 1.383577518672690e+02,
+                             -3.066479806614716e+01, 2.506628277459239e+00};
+  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                             -1.556989798598866e+02, 6.680131188771972e+01,
+                             -1.328068155288572e+01};
+  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                             -2.400758277161838e+00, -2.549732539343734e+00,
+                             4.374664141464968e+00,  2.938163982698783e+00};
+  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                             2.445134137142996e+00, 3.754408661907416e+00};
+  if (p <= 0.0)
+    return -INFINITY;
+  if (p >= 1.0)
+    return INFINITY;
+
+  /* rational approximation in the tails and the centre */
+  double x;
+  if (p < 0.02425) {
+    double q = sqrt(-2.0 * log(p));
+    x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+  } else if (p > 1.0 - 0.02425) {
+    double q = sqrt(-2.0 * log1p(-p));
+    x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+  } else {
+    double q = p - 0.5, r = q * q;
+    x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
+  }
+
+  /* one Halley step against the exact CDF */
+  double e = sm_norm_cdf(x) - p;
+  double u = e * sqrt(2.0 * M_PI) * exp(0.5 * x * x);
+  return x - u / (1.0 + 0.5 * x * u);
+}
+
+uint64_t sm_hash64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}

@@ -1,0 +1,9 @@
+/* Private: the operation tables of the built-in models, one per file in models/. */
+#ifndef SYNTHMPI_MODELS_MODELS_H
+#define SYNTHMPI_MODELS_MODELS_H
+
+#include "synthmpi/model.h"
+
+extern const sm_model_ops sm_model_gaussian_copula; /* copula.c */
+
+#endif

@@ -1,0 +1,27 @@
+/* The model registry: model.kind in the experiment picks one of these. */
+#include "synthmpi/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/models.h"
+
+static const sm_model_ops *const registry[] = {&sm_model_gaussian_copula, NULL};
+
+const sm_model_ops *const *sm_model_list(void) { return registry; }
+
+const sm_model_ops *sm_model_find(const char *kind) {
+  for (int i = 0; registry[i]; i++)
+    if (kind && strcmp(registry[i]->kind, kind) == 0)
+      return registry[i];
+  return NULL;
+}
+
+void sm_model_free(sm_model *m) {
+  if (!m)
+    return;
+  if (m->ops && m->state)
+    m->ops->free_state(m->state);
+  sm_schema_free(&m->schema);
+  memset(m, 0, sizeof(*m));
+}
