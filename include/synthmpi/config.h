@@ -43,29 +43,29 @@ const char *sm_params_str(const sm_params *p, const char *name);
 /* One column of a data source, as declared. */
 typedef struct sm_column_spec {
   char *name;
-  int type;                  /* sm_coltype, or -1 to infer */
-  char *format;              /* datetime: strptime format, e.g. "%Y%m%d" */
-  int has_domain;            /* numeric domain declared */
-  double lo, hi;             /* numeric domain */
-  int n_domain_categories;   /* categorical domain declared when > 0 */
-  char **domain_categories;  /* (n_domain_categories) */
-  char *strip_suffix;        /* removed from the end of each value, or NULL */
-  int n_replace;             /* value mapping: replace_from[i] -> replace_to[i] */
+  int type;                 /* sm_coltype, or -1 to infer */
+  char *format;             /* datetime: strptime format, e.g. "%Y%m%d" */
+  int has_domain;           /* numeric domain declared */
+  double lo, hi;            /* numeric domain */
+  int n_domain_categories;  /* categorical domain declared when > 0 */
+  char **domain_categories; /* (n_domain_categories) */
+  char *strip_suffix;       /* removed from the end of each value, or NULL */
+  int n_replace;            /* value mapping: replace_from[i] -> replace_to[i] */
   char **replace_from;
   char **replace_to;
-  int line, column;          /* where it was declared */
+  int line, column; /* where it was declared */
 } sm_column_spec;
 
 typedef struct sm_source_spec {
-  char *path;                /* resolved path of the input file */
-  char *format;              /* "csv" */
-  int header;                /* first (non-skipped) line holds column names */
-  int skip_lines;            /* lines skipped before the header or data */
+  char *path;     /* resolved path of the input file */
+  char *format;   /* "csv" */
+  int header;     /* first (non-skipped) line holds column names */
+  int skip_lines; /* lines skipped before the header or data */
   char delimiter;
-  int n_missing;             /* tokens that mean "missing" */
+  int n_missing; /* tokens that mean "missing" */
   char **missing;
-  int trim;                  /* trim spaces around unquoted fields */
-  int n_columns;             /* declared columns (all, in order, when header is false) */
+  int trim;      /* trim spaces around unquoted fields */
+  int n_columns; /* declared columns (all, in order, when header is false) */
   sm_column_spec *columns;
 } sm_source_spec;
 
@@ -98,10 +98,10 @@ typedef struct sm_sampling_spec {
 
 typedef struct sm_eval_spec {
   int enabled;
-  char *target;       /* utility target column, or NULL (no utility) */
-  int64_t max_rows;   /* rows of each set used for fidelity metrics */
-  uint64_t seed;      /* which rows when subsampling */
-  int utility;        /* train-on-synthetic, test-on-real */
+  char *target;     /* utility target column, or NULL (no utility) */
+  int64_t max_rows; /* rows of each set used for fidelity metrics */
+  uint64_t seed;    /* which rows when subsampling */
+  int utility;      /* train-on-synthetic, test-on-real */
   int64_t utility_max_rows;
   int utility_rounds; /* XGBoost settings, identical for real and synthetic */
   int utility_depth;
@@ -109,16 +109,16 @@ typedef struct sm_eval_spec {
 } sm_eval_spec;
 
 typedef struct sm_runtime_spec {
-  char *output_dir;   /* resolved against the working directory */
-  int log_level;      /* SM_LOG_* */
-  int blas_threads;   /* 0 = cores on the node divided by ranks on the node */
+  char *output_dir; /* resolved against the working directory */
+  int log_level;    /* SM_LOG_* */
+  int blas_threads; /* 0 = cores on the node divided by ranks on the node */
 } sm_runtime_spec;
 
 typedef struct sm_experiment {
   int version;
   char *name;
-  char *path;     /* experiment file as given */
-  char *dir;      /* its directory */
+  char *path; /* experiment file as given */
+  char *dir;  /* its directory */
   sm_source_spec data;
   sm_holdout_spec holdout;
   sm_model_spec model;

@@ -27,14 +27,14 @@ enum { SM_LOG_ERROR = 0, SM_LOG_WARN = 1, SM_LOG_INFO = 2, SM_LOG_DEBUG = 3 };
 
 /* The run context: one per process, passed to every function. No globals. */
 typedef struct sm_ctx {
-  MPI_Comm comm;         /* communicator of the job (a duplicate, owned) */
-  int rank;              /* rank in comm */
-  int size;              /* ranks in comm */
-  int log_level;         /* SM_LOG_* */
-  int is_tty;            /* stderr is a terminal (progress bars allowed) */
-  double t_start;        /* MPI_Wtime at init, for log timestamps */
-  sm_status status;      /* last failure recorded on this rank */
-  char msg[SM_MSG_MAX];  /* last failure message on this rank */
+  MPI_Comm comm;        /* communicator of the job (a duplicate, owned) */
+  int rank;             /* rank in comm */
+  int size;             /* ranks in comm */
+  int log_level;        /* SM_LOG_* */
+  int is_tty;           /* stderr is a terminal (progress bars allowed) */
+  double t_start;       /* MPI_Wtime at init, for log timestamps */
+  sm_status status;     /* last failure recorded on this rank */
+  char msg[SM_MSG_MAX]; /* last failure message on this rank */
 } sm_ctx;
 
 /* Set up the context on a duplicate of comm; sets MPI_ERRORS_RETURN on it. */

@@ -15,8 +15,7 @@
  * becomes missing and is counted in a warning.
  *
  * Bad input returns SM_EINPUT with "path:line: ..." in ctx->msg. */
-int sm_read_source(sm_ctx *ctx, const sm_source_spec *src, const sm_schema *fixed,
-                   sm_table *out);
+int sm_read_source(sm_ctx *ctx, const sm_source_spec *src, const sm_schema *fixed, sm_table *out);
 
 /* Collective. Split rows into train and holdout by a seeded hash of the global row
  * index (independent of the number of ranks). Both outputs get fresh row offsets. */

@@ -6,7 +6,7 @@
 #include "synthmpi/core.h"
 
 typedef enum sm_factor_method {
-  SM_FACTOR_AUTO = 0,     /* LAPACK below scalapack_min_columns, else ScaLAPACK */
+  SM_FACTOR_AUTO = 0, /* LAPACK below scalapack_min_columns, else ScaLAPACK */
   SM_FACTOR_LAPACK = 1,
   SM_FACTOR_SCALAPACK = 2
 } sm_factor_method;

@@ -24,8 +24,7 @@
 
 /* Collective. Generate sampling.rows rows with the model (each rank its block of rows,
  * in chunks of sampling.chunk_rows) and write them collectively to path. */
-int sm_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model,
-                     const char *path);
+int sm_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model, const char *path);
 
 /* Collective. Read this rank's block of the rows of a release (all columns). */
 int sm_release_read(sm_ctx *ctx, const char *path, sm_table *out);

@@ -20,11 +20,11 @@ enum sm_stream_purpose {
 };
 
 typedef struct sm_rng {
-  uint32_t key[2];  /* seed */
-  uint32_t ctr[4];  /* index lo, index hi, purpose, block */
-  uint32_t buf[4];  /* current output block */
-  int avail;        /* unread words in buf */
-  int has_spare;    /* Box-Muller spare normal is valid */
+  uint32_t key[2]; /* seed */
+  uint32_t ctr[4]; /* index lo, index hi, purpose, block */
+  uint32_t buf[4]; /* current output block */
+  int avail;       /* unread words in buf */
+  int has_spare;   /* Box-Muller spare normal is valid */
   double spare;
 } sm_rng;
 

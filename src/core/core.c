@@ -139,4 +139,6 @@ void sm_partition(int64_t n, int size, int rank, int64_t *lo, int64_t *hi) {
   *hi = *lo + base + (rank < extra ? 1 : 0);
 }
 
-double sm_elapsed(const sm_ctx *ctx) { return MPI_Wtime() - ctx->t_start; }
+double sm_elapsed(const sm_ctx *ctx) {
+  return MPI_Wtime() - ctx->t_start;
+}

@@ -8,7 +8,9 @@
 
 static const sm_model_ops *const registry[] = {&sm_model_gaussian_copula, NULL};
 
-const sm_model_ops *const *sm_model_list(void) { return registry; }
+const sm_model_ops *const *sm_model_list(void) {
+  return registry;
+}
 
 const sm_model_ops *sm_model_find(const char *kind) {
   for (int i = 0; registry[i]; i++)

@@ -1,0 +1,206 @@
+/* HDF5 check macro support and small collective helpers. */
+#include "io/h5util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Walk callback: keep the innermost (first) message of the error stack. */
+static herr_t first_error(unsigned n, const H5E_error2_t *err, void *data) {
+  char *out = data;
+  if (n == 0)
+    snprintf(out, 256, "%s (in %s)", err->desc ? err->desc : "?", err->func_name);
+  return 0;
+}
+
+int sm_fail_h5(sm_ctx *ctx, const char *call, const char *file, int line) {
+  char words[256] = "no detail on the HDF5 error stack";
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, words);
+  H5Eclear2(H5E_DEFAULT);
+  return sm_fail(ctx, SM_ERR, "%s:%d: %s failed: %s", file, line, call, words);
+}
+
+static hid_t mpio_fapl(sm_ctx *ctx) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl < 0 || H5Pset_fapl_mpio(fapl, ctx->comm, MPI_INFO_NULL) < 0) {
+    sm_fail_h5(ctx, "H5Pset_fapl_mpio", __FILE__, __LINE__);
+    return -1;
+  }
+  /* metadata reads go through rank 0 and writes are collective: fewer small I/Os */
+  H5Pset_all_coll_metadata_ops(fapl, 1);
+  H5Pset_coll_metadata_write(fapl, 1);
+  return fapl;
+}
+
+hid_t sm_h5_create(sm_ctx *ctx, const char *path) {
+  hid_t fapl = mpio_fapl(ctx);
+  if (fapl < 0)
+    return -1;
+  hid_t f = -1;
+  H5E_BEGIN_TRY {
+    f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  }
+  H5E_END_TRY;
+  H5Pclose(fapl);
+  if (f < 0)
+    sm_fail(ctx, SM_EINPUT, "%s: cannot create the file (is the directory writable?)", path);
+  return f;
+}
+
+hid_t sm_h5_open(sm_ctx *ctx, const char *path, int writable) {
+  hid_t fapl = mpio_fapl(ctx);
+  if (fapl < 0)
+    return -1;
+  hid_t f = -1;
+  H5E_BEGIN_TRY {
+    f = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
+  }
+  H5E_END_TRY;
+  H5Pclose(fapl);
+  if (f < 0)
+    sm_fail(ctx, SM_EINPUT, "%s: cannot open as an HDF5 file", path);
+  return f;
+}
+
+/* Rank 0 writes the whole 1-D dataset in a collective call; others select nothing. */
+static int write_small(sm_ctx *ctx, hid_t loc, const char *name, hid_t type, const void *v,
+                       int64_t n) {
+  hsize_t dims = (hsize_t)n;
+  hid_t space = H5Screate_simple(1, &dims, NULL);
+  SM_H5_CHECK(ctx, space);
+  hid_t dset = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  SM_H5_CHECK(ctx, dset);
+
+  /* collective transfer: the rank-0-only selection keeps the data written once */
+  hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+  SM_H5_CHECK(ctx, H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+  if (ctx->rank != 0 || n == 0)
+    H5Sselect_none(space);
+  hid_t mem = H5Scopy(space);
+  SM_H5_CHECK(ctx, H5Dwrite(dset, type, mem, space, dxpl, v));
+
+  H5Sclose(mem);
+  H5Pclose(dxpl);
+  H5Dclose(dset);
+  H5Sclose(space);
+  return SM_OK;
+}
+
+int sm_h5_write_f64(sm_ctx *ctx, hid_t loc, const char *name, const double *v, int64_t n) {
+  return write_small(ctx, loc, name, H5T_NATIVE_DOUBLE, v, n);
+}
+
+int sm_h5_write_i64(sm_ctx *ctx, hid_t loc, const char *name, const int64_t *v, int64_t n) {
+  return write_small(ctx, loc, name, H5T_NATIVE_INT64, v, n);
+}
+
+static int read_small(sm_ctx *ctx, hid_t loc, const char *name, hid_t type, size_t elem, void **v,
+                      int64_t *n) {
+  hid_t dset = -1;
+  H5E_BEGIN_TRY {
+    dset = H5Dopen2(loc, name, H5P_DEFAULT);
+  }
+  H5E_END_TRY;
+  if (dset < 0)
+    return sm_fail(ctx, SM_EINPUT, "dataset '%s' is missing", name);
+  hid_t space = H5Dget_space(dset);
+  SM_H5_CHECK(ctx, space);
+  hssize_t count = H5Sget_simple_extent_npoints(space);
+  SM_H5_CHECK(ctx, count);
+
+  /* every rank reads the whole dataset */
+  *v = sm_malloc(ctx, (size_t)count * elem);
+  if (!*v)
+    return SM_ERR;
+  if (count > 0)
+    SM_H5_CHECK(ctx, H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *v));
+  *n = count;
+  H5Sclose(space);
+  H5Dclose(dset);
+  return SM_OK;
+}
+
+int sm_h5_read_f64(sm_ctx *ctx, hid_t loc, const char *name, double **v, int64_t *n) {
+  return read_small(ctx, loc, name, H5T_NATIVE_DOUBLE, sizeof(double), (void **)v, n);
+}
+
+int sm_h5_read_i64(sm_ctx *ctx, hid_t loc, const char *name, int64_t **v, int64_t *n) {
+  return read_small(ctx, loc, name, H5T_NATIVE_INT64, sizeof(int64_t), (void **)v, n);
+}
+
+static int write_attr(sm_ctx *ctx, hid_t obj, const char *name, hid_t type, const void *v) {
+  hid_t space = H5Screate(H5S_SCALAR);
+  SM_H5_CHECK(ctx, space);
+  hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+  SM_H5_CHECK(ctx, attr);
+  SM_H5_CHECK(ctx, H5Awrite(attr, type, v));
+  H5Aclose(attr);
+  H5Sclose(space);
+  return SM_OK;
+}
+
+int sm_h5_attr_str(sm_ctx *ctx, hid_t obj, const char *name, const char *value) {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  SM_H5_CHECK(ctx, type);
+  H5Tset_size(type, strlen(value) + 1);
+  H5Tset_strpad(type, H5T_STR_NULLTERM);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  int rc = write_attr(ctx, obj, name, type, value);
+  H5Tclose(type);
+  return rc;
+}
+
+int sm_h5_attr_i64(sm_ctx *ctx, hid_t obj, const char *name, int64_t value) {
+  return write_attr(ctx, obj, name, H5T_NATIVE_INT64, &value);
+}
+
+int sm_h5_attr_f64(sm_ctx *ctx, hid_t obj, const char *name, double value) {
+  return write_attr(ctx, obj, name, H5T_NATIVE_DOUBLE, &value);
+}
+
+static hid_t open_attr(sm_ctx *ctx, hid_t obj, const char *name) {
+  htri_t exists = H5Aexists(obj, name);
+  if (exists <= 0) {
+    sm_fail(ctx, SM_EINPUT, "attribute '%s' is missing", name);
+    return -1;
+  }
+  return H5Aopen(obj, name, H5P_DEFAULT);
+}
+
+int sm_h5_get_attr_str(sm_ctx *ctx, hid_t obj, const char *name, char **value) {
+  hid_t attr = open_attr(ctx, obj, name);
+  if (attr < 0)
+    return SM_EINPUT;
+  hid_t type = H5Aget_type(attr);
+  SM_H5_CHECK(ctx, type);
+  size_t size = H5Tget_size(type);
+
+  /* read as a fixed-length string of the stored size, always terminated */
+  hid_t mem = H5Tcopy(H5T_C_S1);
+  H5Tset_size(mem, size);
+  *value = sm_calloc(ctx, size + 1, 1);
+  if (!*value)
+    return SM_ERR;
+  SM_H5_CHECK(ctx, H5Aread(attr, mem, *value));
+  H5Tclose(mem);
+  H5Tclose(type);
+  H5Aclose(attr);
+  return SM_OK;
+}
+
+int sm_h5_get_attr_i64(sm_ctx *ctx, hid_t obj, const char *name, int64_t *value) {
+  hid_t attr = open_attr(ctx, obj, name);
+  if (attr < 0)
+    return SM_EINPUT;
+  SM_H5_CHECK(ctx, H5Aread(attr, H5T_NATIVE_INT64, value));
+  H5Aclose(attr);
+  return SM_OK;
+}
+
+int sm_h5_get_attr_f64(sm_ctx *ctx, hid_t obj, const char *name, double *value) {
+  hid_t attr = open_attr(ctx, obj, name);
+  if (attr < 0)
+    return SM_EINPUT;
+  SM_H5_CHECK(ctx, H5Aread(attr, H5T_NATIVE_DOUBLE, value));
+  H5Aclose(attr);
+  return SM_OK;
+}
