@@ -1,0 +1,57 @@
+/* Private: the command-line front end. One file per subcommand. */
+#ifndef SYNTHMPI_CLI_CLI_H
+#define SYNTHMPI_CLI_CLI_H
+
+#include "synthmpi/config.h"
+#include "synthmpi/core.h"
+#include "synthmpi/model.h"
+#include "synthmpi/table.h"
+
+#define SM_CLI_MAX_SETS 64
+
+/* Parsed command line, the same on every rank. */
+typedef struct sm_cli_args {
+  const char *command; /* run, fit, sample, eval, check, inspect, export */
+  const char *target;  /* the experiment file, or the file to inspect/export */
+  int n_sets;          /* --set key=value overrides */
+  char *sets[SM_CLI_MAX_SETS];
+  const char *model;   /* --model FILE (sample) */
+  const char *release; /* --release FILE (eval) */
+  const char *format;  /* --format (export) */
+  const char *output;  /* --output FILE (export) */
+  int verbosity;       /* -q: -1, -v: +1 */
+} sm_cli_args;
+
+/* Real data read for a run: training rows and (possibly empty) held-out rows. */
+typedef struct sm_dataset {
+  sm_table train;
+  sm_table holdout;
+} sm_dataset;
+
+/* Parse argv; returns SM_OK, SM_EINPUT (usage error, message in ctx), or -1 after
+ * printing help or the version (exit 0). */
+int sm_cli_parse(sm_ctx *ctx, int argc, char **argv, sm_cli_args *args);
+void sm_cli_usage(const sm_ctx *ctx, FILE *out);
+
+/* Shared steps of the pipeline (pipeline.c). All collective. */
+int sm_cli_load(sm_ctx *ctx, const sm_cli_args *args, sm_experiment *e);
+int sm_cli_read_data(sm_ctx *ctx, const sm_experiment *e, sm_dataset *d);
+void sm_cli_dataset_free(sm_dataset *d);
+int sm_cli_fit(sm_ctx *ctx, const sm_experiment *e, const sm_table *train, sm_model *m);
+int sm_cli_sample(sm_ctx *ctx, sm_experiment *e, const sm_model *m, int64_t train_rows);
+int sm_cli_evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_dataset *d, const char *release);
+/* Output paths under runtime.output_dir (malloc'd). */
+char *sm_cli_release_path(const sm_experiment *e);
+char *sm_cli_model_path(const sm_experiment *e);
+char *sm_cli_eval_path(const sm_experiment *e);
+
+/* The subcommands. */
+int sm_cmd_run(sm_ctx *ctx, const sm_cli_args *args);
+int sm_cmd_fit(sm_ctx *ctx, const sm_cli_args *args);
+int sm_cmd_sample(sm_ctx *ctx, const sm_cli_args *args);
+int sm_cmd_eval(sm_ctx *ctx, const sm_cli_args *args);
+int sm_cmd_check(sm_ctx *ctx, const sm_cli_args *args);
+int sm_cmd_inspect(sm_ctx *ctx, const sm_cli_args *args);
+int sm_cmd_export(sm_ctx *ctx, const sm_cli_args *args);
+
+#endif

@@ -1,0 +1,17 @@
+/* synthmpi export: write a release in another format (CSV). */
+#include <string.h>
+
+#include "cli/cli.h"
+#include "synthmpi/release.h"
+
+int sm_cmd_export(sm_ctx *ctx, const sm_cli_args *args) {
+  const char *format = args->format ? args->format : "csv";
+  if (strcmp(format, "csv") != 0)
+    return sm_fail(ctx, SM_EINPUT, "export: unknown format '%s' (known: csv)", format);
+  if (!args->output)
+    return sm_fail(ctx, SM_EINPUT, "export: --output FILE is required");
+  int rc = sm_release_export_csv(ctx, args->target, args->output);
+  if (rc == SM_OK)
+    sm_log(ctx, SM_LOG_INFO, "exported %s to %s", args->target, args->output);
+  return rc;
+}

@@ -1,0 +1,142 @@
+/* The steps shared by the subcommands: load, read, fit, sample, evaluate. */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "synthmpi/data.h"
+#include "synthmpi/eval.h"
+#include "synthmpi/release.h"
+
+/* BLAS threads: the experiment's value, else cores on the node divided by the ranks on it. */
+static int set_blas_threads(sm_ctx *ctx, const sm_experiment *e) {
+  int threads = e->runtime.blas_threads;
+  if (threads == 0) {
+    MPI_Comm node;
+    int on_node = 1;
+    SM_MPI_CHECK(
+        ctx, MPI_Comm_split_type(ctx->comm, MPI_COMM_TYPE_SHARED, ctx->rank, MPI_INFO_NULL, &node));
+    MPI_Comm_size(node, &on_node);
+    MPI_Comm_free(&node);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = cores > on_node ? (int)(cores / on_node) : 1;
+  }
+  openblas_set_num_threads(threads);
+  sm_log(ctx, SM_LOG_DEBUG, "BLAS threads per rank: %d", threads);
+  return SM_OK;
+}
+
+int sm_cli_load(sm_ctx *ctx, const sm_cli_args *args, sm_experiment *e) {
+  int rc = sm_experiment_load(ctx, args->target, args->n_sets, (char **)args->sets, e);
+  if (rc != SM_OK)
+    return rc;
+
+  /* the command line's -q/-v win over the experiment's log level */
+  if (args->verbosity == 0)
+    ctx->log_level = e->runtime.log_level;
+  return sm_agree(ctx, set_blas_threads(ctx, e));
+}
+
+int sm_cli_read_data(sm_ctx *ctx, const sm_experiment *e, sm_dataset *d) {
+  memset(d, 0, sizeof(*d));
+  double t0 = sm_elapsed(ctx);
+  sm_log(ctx, SM_LOG_INFO, "reading %s on %d rank%s", e->data.path, ctx->size,
+         ctx->size == 1 ? "" : "s");
+
+  /* the training data, or all input rows when a fraction is held out */
+  sm_table all;
+  SM_TRY(sm_read_source(ctx, &e->data, NULL, &all));
+  if (e->holdout.kind == SM_HOLDOUT_FRACTION) {
+    int rc =
+        sm_split_fraction(ctx, &all, e->holdout.fraction, e->holdout.seed, &d->train, &d->holdout);
+    sm_table_free(&all);
+    SM_TRY(rc);
+  } else {
+    d->train = all;
+  }
+
+  /* a holdout file is read against the training schema */
+  if (e->holdout.kind == SM_HOLDOUT_FILE)
+    SM_TRY(sm_read_source(ctx, &e->holdout.source, &d->train.schema, &d->holdout));
+  else if (e->holdout.kind == SM_HOLDOUT_NONE)
+    SM_TRY(sm_table_alloc(ctx, &d->holdout, &d->train.schema, 0));
+
+  sm_log(ctx, SM_LOG_INFO, "read %lld training and %lld held-out rows, %d columns (%.2f s)",
+         (long long)d->train.n_rows_total, (long long)d->holdout.n_rows_total,
+         d->train.schema.n_cols, sm_elapsed(ctx) - t0);
+  sm_schema_log(ctx, &d->train.schema);
+  return SM_OK;
+}
+
+void sm_cli_dataset_free(sm_dataset *d) {
+  sm_table_free(&d->train);
+  sm_table_free(&d->holdout);
+}
+
+int sm_cli_fit(sm_ctx *ctx, const sm_experiment *e, const sm_table *train, sm_model *m) {
+  memset(m, 0, sizeof(*m));
+  m->ops = sm_model_find(e->model.kind);
+  if (!m->ops)
+    return sm_fail(ctx, SM_EINPUT, "unknown model kind '%s'", e->model.kind);
+  if (train->n_rows_total == 0)
+    return sm_fail(ctx, SM_EINPUT, "%s: no training rows to fit", e->data.path);
+
+  /* fit is collective; the schema travels with the model */
+  double t0 = sm_elapsed(ctx);
+  sm_log(ctx, SM_LOG_INFO, "fitting %s on %lld rows", m->ops->kind, (long long)train->n_rows_total);
+  int rc = m->ops->fit(ctx, &e->model, train, &m->state);
+  SM_TRY(sm_agree(ctx, rc));
+  if (sm_schema_copy(&m->schema, &train->schema) != SM_OK)
+    return sm_fail(ctx, SM_ERR, "out of memory copying the schema");
+  sm_log(ctx, SM_LOG_INFO, "fitted %s in %.2f s", m->ops->kind, sm_elapsed(ctx) - t0);
+  return SM_OK;
+}
+
+int sm_cli_sample(sm_ctx *ctx, sm_experiment *e, const sm_model *m, int64_t train_rows) {
+  /* rows: 0 means as many as the model was trained on */
+  if (e->sampling.rows == 0)
+    e->sampling.rows = train_rows;
+  char *path = sm_cli_release_path(e);
+  if (!path)
+    return sm_fail(ctx, SM_ERR, "out of memory");
+
+  double t0 = sm_elapsed(ctx);
+  sm_log(ctx, SM_LOG_INFO, "sampling %lld rows to %s", (long long)e->sampling.rows, path);
+  int rc = sm_release_write(ctx, e, m, path);
+  if (rc == SM_OK)
+    sm_log(ctx, SM_LOG_INFO, "release written: %s (%.2f s)", path, sm_elapsed(ctx) - t0);
+  free(path);
+  return rc;
+}
+
+int sm_cli_evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_dataset *d, const char *release) {
+  double t0 = sm_elapsed(ctx);
+  sm_table synth;
+  SM_TRY(sm_release_read(ctx, release, &synth));
+  if (synth.schema.n_cols != d->train.schema.n_cols) {
+    sm_table_free(&synth);
+    return sm_fail(ctx, SM_EINPUT, "%s: %d columns, but the data have %d", release,
+                   synth.schema.n_cols, d->train.schema.n_cols);
+  }
+
+  char *json = sm_cli_eval_path(e);
+  int rc = sm_evaluate(ctx, e, &d->train, &d->holdout, &synth, json);
+  if (rc == SM_OK)
+    sm_log(ctx, SM_LOG_INFO, "evaluation written: %s (%.2f s)", json, sm_elapsed(ctx) - t0);
+  free(json);
+  sm_table_free(&synth);
+  return rc;
+}
+
+char *sm_cli_release_path(const sm_experiment *e) {
+  return sm_experiment_output(e, e->sampling.output);
+}
+
+char *sm_cli_model_path(const sm_experiment *e) {
+  return sm_experiment_output(e, "model.h5");
+}
+
+char *sm_cli_eval_path(const sm_experiment *e) {
+  return sm_experiment_output(e, "evaluation.json");
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Help, version, usage errors, and a run without mpiexec.
+. "$(dirname "$0")/lib.sh"
+
+run_np 0 --help
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "usage: synthmpi" || fail "--help"
+run_np 0 --version
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "^synthmpi [0-9]" || fail "--version"
+run_np 2 --version
+[ "$(echo "$out" | grep -c '^synthmpi')" -eq 1 ] || fail "--version printed by every rank"
+
+expect_error 0 "no command given"
+expect_error 0 "unknown command 'frobnicate'" frobnicate x.yaml
+expect_error 2 "unknown option '--sett'" run x.yaml --sett a=b
+expect_error 0 "missing the file argument" run
+expect_error 0 "export: unknown format 'parquet'" export x.h5 --format parquet --output y
+expect_error 3 "nope\.h5" inspect "$work/nope.h5"
+
+# check without mpiexec prints the resolved experiment
+exp="$SYNTHMPI_SOURCE_DIR/configs/adult-copula.yaml"
+run_np 0 check "$exp" --set "data.path=$adult_data" --set "holdout.path=$adult_test"
+[ "$rc" -eq 0 ] && echo "$out" | grep -q "gaussian_copula" || fail "check: exit code $rc"
+finish
