@@ -23,7 +23,8 @@ uci=https://archive.ics.uci.edu/ml/machine-learning-databases/adult
 # Yelmen et al., "Creating artificial human genomes using generative neural networks"
 # (PLoS Genetics 2021): the authors' public code and data, pinned to one commit.
 yelmen_commit=29c1ef7cf242e842df4360abae2eebeec995f40e
-yelmen=${SYNTHMPI_YELMEN_URL:-https://gitlab.inria.fr/ml_genetics/public/artificial_genomes/-/raw/$yelmen_commit/1000G_real_genomes}
+yelmen_repo=https://gitlab.inria.fr/ml_genetics/public/artificial_genomes
+yelmen=${SYNTHMPI_YELMEN_URL:-$yelmen_repo/-/raw/$yelmen_commit/1000G_real_genomes}
 
 # path under data/ | sha256 | set | origin (url:URL or deb:PACKAGE:FILE NAME IN PACKAGE)
 manifest="
