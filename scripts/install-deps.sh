@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install everything synthmpi needs to build, test and benchmark on Debian 12.
 # Run as root (or with sudo available). Safe to run again.
+#
+# usage: scripts/install-deps.sh [--check]
+#   --check   only report: exit 0 when every package is installed, 1 when some are missing
 set -euo pipefail
 
 packages=(
@@ -12,15 +15,14 @@ packages=(
   clang-format
 )
 
-if [ "$(id -u)" -eq 0 ]; then
-  sudo=""
-elif command -v sudo >/dev/null 2>&1; then
-  sudo="sudo"
-else
-  echo "install-deps.sh: needs root or sudo to run apt-get" >&2
-  exit 1
-fi
+check=0
+case ${1:-} in
+  "") ;;
+  --check) check=1 ;;
+  *) echo "install-deps.sh: unknown argument '$1' (usage: install-deps.sh [--check])" >&2; exit 2 ;;
+esac
 
+# packages not yet installed
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -29,6 +31,20 @@ done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps.sh: all packages present"
   exit 0
+fi
+if [ "$check" -eq 1 ]; then
+  echo "install-deps.sh: missing ${missing[*]}"
+  exit 1
+fi
+
+# apt-get needs root
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+  sudo="sudo"
+else
+  echo "install-deps.sh: needs root or sudo to run apt-get (missing: ${missing[*]})" >&2
+  exit 1
 fi
 
 echo "install-deps.sh: installing ${missing[*]}"

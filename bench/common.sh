@@ -1,0 +1,47 @@
+# shellcheck shell=bash
+# Sourced by the benchmark scripts: paths, timing and the MPI launcher.
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bin=${SYNTHMPI_BIN:-$repo/build/synthmpi}
+experiment=${EXPERIMENT:-$repo/configs/adult-copula.yaml}
+bench_dir=${BENCH_DIR:-$repo/build/bench}
+# shellcheck source=scripts/mpi-launch.sh
+. "$repo/scripts/mpi-launch.sh"
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+
+bench_die() {
+  echo "${0##*/}: $*" >&2
+  exit 1
+}
+
+# stop early when the program, the experiment or Adult is missing
+bench_preflight() {
+  [ -x "$bin" ] || bench_die "no program at $bin: run scripts/build.sh (or set SYNTHMPI_BIN)"
+  [ -r "$experiment" ] || bench_die "cannot read the experiment $experiment"
+  bash "$repo/scripts/get-data.sh" --only adult >/dev/null ||
+    bench_die "the Adult data set is missing: run scripts/get-data.sh --only adult"
+  mkdir -p "$bench_dir"
+}
+
+# seconds since the epoch with nanoseconds
+now() { date +%s.%N; }
+
+# run a command on N ranks and print its wall time in seconds; its output goes to LOG.
+# usage: timed_mpi N LOG synthmpi-arguments...
+timed_mpi() {
+  local n=$1 log=$2 t0 t1 rc=0
+  shift 2
+  mpi_launch_cmd "$n"
+  t0=$(now)
+  "${MPI_LAUNCH[@]}" "$bin" "$@" >"$log" 2>&1 || rc=$?
+  t1=$(now)
+  if [ "$rc" -ne 0 ]; then
+    echo "${0##*/}: '${MPI_LAUNCH[*]} synthmpi $*' exited $rc; its log:" >&2
+    tail -n 20 "$log" >&2
+    return "$rc"
+  fi
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+}
+
+# arithmetic on decimals: calc EXPR (awk syntax)
+calc() { awk "BEGIN { printf \"%.6g\", $1 }"; }
