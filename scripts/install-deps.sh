@@ -12,7 +12,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools
   libopenblas-dev liblapack-dev libscalapack-openmpi-dev
   libyaml-dev librandom123-dev libcjson-dev libxgboost-dev
-  clang-format
+  clang-format python3
 )
 
 check=0
