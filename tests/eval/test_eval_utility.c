@@ -14,8 +14,8 @@
 #define NTEST 800
 
 static const char *names[NCOL] = {"x1", "x2", "group", "label"};
-static const sm_coltype types[NCOL] = {SM_COL_CONTINUOUS, SM_COL_CONTINUOUS,
-                                       SM_COL_CATEGORICAL, SM_COL_CATEGORICAL};
+static const sm_coltype types[NCOL] = {SM_COL_CONTINUOUS, SM_COL_CONTINUOUS, SM_COL_CATEGORICAL,
+                                       SM_COL_CATEGORICAL};
 static char *groups[] = {"a", "b", "c"};
 static char *labels[] = {"no", "yes", "maybe"};
 
@@ -86,15 +86,20 @@ int main(int argc, char **argv) {
   }
 
   /* learnt from real rows, not from shuffled ones */
-  sm_eval_spec spec = {.target = "label", .utility = 1, .seed = 5, .utility_max_rows = 0,
-                       .utility_rounds = 100, .utility_depth = 4, .utility_eta = 0.1};
+  sm_eval_spec spec = {.target = "label",
+                       .utility = 1,
+                       .seed = 5,
+                       .utility_max_rows = 0,
+                       .utility_rounds = 100,
+                       .utility_depth = 4,
+                       .utility_eta = 0.1};
   sets d;
   make_sets(&ctx, &s, tr, sy, te, &d);
   sm_utility u;
   CHECK(sm_utility_compute(&ctx, &spec, &d.train, &d.test, &d.synth, &u) == SM_OK);
   if (ctx.rank == 0)
-    printf("real AUC %.4f F1 %.4f; shuffled AUC %.4f F1 %.4f\n", u.auc_real, u.f1_real,
-           u.auc_synth, u.f1_synth);
+    printf("real AUC %.4f F1 %.4f; shuffled AUC %.4f F1 %.4f\n", u.auc_real, u.f1_real, u.auc_synth,
+           u.f1_synth);
   CHECK(u.done && u.auc_real > 0.9 && u.f1_real > 0.8);
   CHECK_CLOSE(u.auc_synth, 0.5, 0.08);
   CHECK(u.n_real == count_present(tr[3], NTRAIN) && u.n_test == count_present(te[3], NTEST));
