@@ -341,6 +341,27 @@ static void test_domains_and_mapping(sm_ctx *ctx) {
   sm_table_free(&train);
 }
 
+/* Declared columns are matched by header name; undeclared ones are inferred. */
+static void test_header_names(sm_ctx *ctx) {
+  sm_column_spec cols[1] = {fixture_column("b", SM_COL_CONTINUOUS)};
+  sm_source_spec src = fixture_spec(put("a, b ,\"c\"\n1,2,x\n3,4,y\n"));
+  src.n_columns = 1;
+  src.columns = cols;
+  sm_table t;
+  if (read_ok(ctx, &src, NULL, &t)) {
+    CHECK(t.schema.n_cols == 3);
+    CHECK(strcmp(t.schema.cols[1].name, "b") == 0 && strcmp(t.schema.cols[2].name, "c") == 0);
+    CHECK(t.schema.cols[0].type == SM_COL_INTEGER);
+    CHECK(t.schema.cols[1].type == SM_COL_CONTINUOUS);
+    sm_table_free(&t);
+  }
+  cols[0] = fixture_column("z", SM_COL_CONTINUOUS);
+  read_fails(ctx, &src, "t.csv: declared column 'z' is not in the header");
+  src.path = (char *)put("a,b,a\n1,2,3\n");
+  src.n_columns = 0;
+  read_fails(ctx, &src, "t.csv: column 'a' appears twice in the header");
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   sm_ctx ctx;
@@ -360,6 +381,7 @@ int main(int argc, char **argv) {
     test_dates(&ctx);
     test_booleans(&ctx);
     test_domains_and_mapping(&ctx);
+    test_header_names(&ctx);
     const char *const names[] = {"t.csv"};
     fixture_cleanup(dir, names, 1);
   }
