@@ -29,6 +29,7 @@ typedef struct sm_column {
   double lo, hi;         /* declared domain, or observed range once known */
   int n_categories;      /* categorical/boolean: dictionary size */
   char **categories;     /* sorted dictionary (boolean: "false", "true") */
+  int64_t n_missing;     /* missing values over all ranks, as read (0 when not counted) */
 } sm_column;
 
 typedef struct sm_schema {
