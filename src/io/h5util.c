@@ -182,7 +182,9 @@ int sm_h5_get_attr_str(sm_ctx *ctx, hid_t obj, const char *name, char **value) {
 
   /* read as a fixed-length string of the stored size, always terminated */
   hid_t mem = H5Tcopy(H5T_C_S1);
-  H5Tset_size(mem, size);
+  SM_H5_CHECK(ctx, mem);
+  SM_H5_CHECK(ctx, H5Tset_size(mem, size));
+  SM_H5_CHECK(ctx, H5Tset_cset(mem, H5Tget_cset(type))); /* no ASCII <-> UTF-8 conversion */
   *value = sm_calloc(ctx, size + 1, 1);
   if (!*value)
     return SM_ERR;
@@ -274,6 +276,7 @@ int sm_h5_read_strings(sm_ctx *ctx, hid_t loc, const char *name, char ***v, int 
   hid_t mem = H5Tcopy(H5T_C_S1);
   SM_H5_CHECK(ctx, mem);
   SM_H5_CHECK(ctx, H5Tset_size(mem, width));
+  SM_H5_CHECK(ctx, H5Tset_cset(mem, H5Tget_cset(ftype)));
   char *packed = sm_calloc(ctx, (size_t)(count > 0 ? count : 1), width);
   if (!packed)
     return SM_ERR;

@@ -26,8 +26,11 @@ static int read_block(sm_ctx *ctx, hid_t file, sm_table *out) {
   if (rc == SM_OK) {
     out->row_offset = lo;
     out->n_rows_total = rows;
-    rc = sm_agree(ctx, sm_io_read_rows(ctx, file, lo, hi - lo, out));
   }
+
+  /* an empty release has no storage to read from (every rank knows rows) */
+  if (rc == SM_OK && rows > 0)
+    rc = sm_agree(ctx, sm_io_read_rows(ctx, file, lo, hi - lo, out));
   sm_schema_free(&schema);
   return rc;
 }
