@@ -105,10 +105,10 @@ static void print_indented(FILE *out, const char *text) {
 
 /* The header lines: (label, attribute) pairs for each kind of file. */
 static const char *const release_fields[][2] = {
-    {"rows", "rows"},       {"synthmpi", "version"}, {"model", "model"}, {"seed", "seed"},
-    {"created", "created"}, {"ranks", "ranks"},      {"name", "name"}};
+    {"rows:", "rows"},       {"synthmpi:", "version"}, {"model:", "model"}, {"seed:", "seed"},
+    {"created:", "created"}, {"ranks:", "ranks"},      {"name:", "name"}};
 static const char *const model_fields[][2] = {
-    {"synthmpi", "version"}, {"kind", "kind"}, {"created", "created"}, {"name", "name"}};
+    {"synthmpi:", "version"}, {"kind:", "kind"}, {"created:", "created"}, {"name:", "name"}};
 
 /* Collective (attribute reads); rank 0 prints. */
 static int print_summary(sm_ctx *ctx, const char *path, hid_t file, const char *format, FILE *out) {
