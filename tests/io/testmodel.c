@@ -1,4 +1,4 @@
-/* The test-only model and file helpers of the io tests. */
+/* The test-only model and file utilities of the io tests. */
 #define _XOPEN_SOURCE 700
 #include "testmodel.h"
 

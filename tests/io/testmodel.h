@@ -1,4 +1,4 @@
-/* A test-only model and helpers for the io tests.
+/* A test-only model and file utilities for the io tests.
  *
  * Every value of the test model is a fixed function of (seed, row), drawn from the
  * Philox stream SM_STREAM_TEST, so the expected release can be recomputed serially.
