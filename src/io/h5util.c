@@ -35,7 +35,13 @@ hid_t sm_h5_create(sm_ctx *ctx, const char *path) {
   hid_t fapl = mpio_fapl(ctx);
   if (fapl < 0)
     return -1;
+  /* the 1.8 object format or later: attributes larger than 64 KiB (wide schemas) */
   hid_t f = -1;
+  if (H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) < 0) {
+    H5Pclose(fapl);
+    sm_fail_h5(ctx, "H5Pset_libver_bounds", __FILE__, __LINE__);
+    return -1;
+  }
   H5E_BEGIN_TRY {
     f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   }
@@ -176,7 +182,9 @@ int sm_h5_get_attr_str(sm_ctx *ctx, hid_t obj, const char *name, char **value) {
 
   /* read as a fixed-length string of the stored size, always terminated */
   hid_t mem = H5Tcopy(H5T_C_S1);
-  H5Tset_size(mem, size);
+  SM_H5_CHECK(ctx, mem);
+  SM_H5_CHECK(ctx, H5Tset_size(mem, size));
+  SM_H5_CHECK(ctx, H5Tset_cset(mem, H5Tget_cset(type))); /* no ASCII <-> UTF-8 conversion */
   *value = sm_calloc(ctx, size + 1, 1);
   if (!*value)
     return SM_ERR;
@@ -203,4 +211,109 @@ int sm_h5_get_attr_f64(sm_ctx *ctx, hid_t obj, const char *name, double *value) 
   SM_H5_CHECK(ctx, H5Aread(attr, H5T_NATIVE_DOUBLE, value));
   H5Aclose(attr);
   return SM_OK;
+}
+
+int sm_h5_write_strings(sm_ctx *ctx, hid_t loc, const char *name, char *const *v, int n) {
+  /* one buffer of fixed-width fields, zero padded */
+  size_t width = 1;
+  for (int i = 0; i < n; i++)
+    if (strlen(v[i]) + 1 > width)
+      width = strlen(v[i]) + 1;
+  char *packed = sm_calloc(ctx, (size_t)(n > 0 ? n : 1), width);
+  if (!packed)
+    return SM_ERR;
+  for (int i = 0; i < n; i++)
+    memcpy(packed + (size_t)i * width, v[i], strlen(v[i]));
+
+  hid_t type = H5Tcopy(H5T_C_S1);
+  int rc = SM_ERR;
+  if (type >= 0 && H5Tset_size(type, width) >= 0 && H5Tset_strpad(type, H5T_STR_NULLTERM) >= 0 &&
+      H5Tset_cset(type, H5T_CSET_UTF8) >= 0)
+    rc = write_small(ctx, loc, name, type, packed, n);
+  else
+    sm_fail_h5(ctx, "H5Tset_size", __FILE__, __LINE__);
+  if (type >= 0)
+    H5Tclose(type);
+  free(packed);
+  return rc;
+}
+
+/* Split a fixed-width buffer into (n) malloc'd strings. */
+static int unpack_strings(sm_ctx *ctx, const char *packed, size_t width, int n, char ***v) {
+  *v = sm_calloc(ctx, (size_t)(n > 0 ? n : 1), sizeof(char *));
+  if (!*v)
+    return SM_ERR;
+  for (int i = 0; i < n; i++) {
+    (*v)[i] = sm_calloc(ctx, width + 1, 1);
+    if (!(*v)[i])
+      return SM_ERR;
+    memcpy((*v)[i], packed + (size_t)i * width, width);
+  }
+  return SM_OK;
+}
+
+int sm_h5_read_strings(sm_ctx *ctx, hid_t loc, const char *name, char ***v, int *n) {
+  hid_t dset = -1;
+  H5E_BEGIN_TRY {
+    dset = H5Dopen2(loc, name, H5P_DEFAULT);
+  }
+  H5E_END_TRY;
+  if (dset < 0)
+    return sm_fail(ctx, SM_EINPUT, "dataset '%s' is missing", name);
+
+  /* shape and width as stored */
+  hid_t space = H5Dget_space(dset);
+  SM_H5_CHECK(ctx, space);
+  hssize_t count = H5Sget_simple_extent_npoints(space);
+  SM_H5_CHECK(ctx, count);
+  hid_t ftype = H5Dget_type(dset);
+  SM_H5_CHECK(ctx, ftype);
+  size_t width = H5Tget_size(ftype);
+  if (H5Tget_class(ftype) != H5T_STRING || H5Tis_variable_str(ftype) != 0 || width == 0)
+    return sm_fail(ctx, SM_EINPUT, "dataset '%s' does not hold fixed-length strings", name);
+
+  /* every rank reads the whole dataset */
+  hid_t mem = H5Tcopy(H5T_C_S1);
+  SM_H5_CHECK(ctx, mem);
+  SM_H5_CHECK(ctx, H5Tset_size(mem, width));
+  SM_H5_CHECK(ctx, H5Tset_cset(mem, H5Tget_cset(ftype)));
+  char *packed = sm_calloc(ctx, (size_t)(count > 0 ? count : 1), width);
+  if (!packed)
+    return SM_ERR;
+  if (count > 0)
+    SM_H5_CHECK(ctx, H5Dread(dset, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, packed));
+  *n = (int)count;
+  int rc = unpack_strings(ctx, packed, width, (int)count, v);
+
+  free(packed);
+  H5Tclose(mem);
+  H5Tclose(ftype);
+  H5Sclose(space);
+  H5Dclose(dset);
+  return rc;
+}
+
+void sm_h5_close_objects(hid_t file) {
+  if (file < 0)
+    return;
+  unsigned types =
+      H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR | H5F_OBJ_LOCAL;
+  ssize_t n = H5Fget_obj_count(file, types);
+  if (n <= 0)
+    return;
+  hid_t *ids = malloc((size_t)n * sizeof(hid_t));
+  if (!ids)
+    return;
+
+  /* attributes first: they pin their objects */
+  n = H5Fget_obj_ids(file, types, (size_t)n, ids);
+  for (ssize_t i = 0; i < n; i++)
+    if (H5Iget_type(ids[i]) == H5I_ATTR)
+      H5Aclose(ids[i]);
+  for (ssize_t i = 0; i < n; i++) {
+    H5I_type_t t = H5Iget_type(ids[i]);
+    if (t == H5I_DATASET || t == H5I_GROUP || t == H5I_DATATYPE)
+      H5Oclose(ids[i]);
+  }
+  free(ids);
 }

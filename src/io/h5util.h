@@ -44,4 +44,13 @@ int sm_h5_get_attr_str(sm_ctx *ctx, hid_t obj, const char *name, char **value);
 int sm_h5_get_attr_i64(sm_ctx *ctx, hid_t obj, const char *name, int64_t *value);
 int sm_h5_get_attr_f64(sm_ctx *ctx, hid_t obj, const char *name, double *value);
 
+/* Collective. A 1-D dataset of fixed-length UTF-8 strings (width: the longest + 1),
+ * written by rank 0, read by every rank. Read: *v is (n) malloc'd strings. */
+int sm_h5_write_strings(sm_ctx *ctx, hid_t loc, const char *name, char *const *v, int n);
+int sm_h5_read_strings(sm_ctx *ctx, hid_t loc, const char *name, char ***v, int *n);
+
+/* Local. Close every dataset, group, attribute and named type still open in a file, so
+ * that closing the file itself cannot fail after an early return. */
+void sm_h5_close_objects(hid_t file);
+
 #endif

@@ -1,0 +1,312 @@
+/* The release writer: every rank samples its block of rows in chunks and writes them
+ * collectively to one HDF5 file, staged as <path>.partial. */
+#include "synthmpi/release.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/h5util.h"
+#include "io/io.h"
+
+/* Largest HDF5 chunk, in rows (8 MiB of float64). */
+#define MAX_CHUNK_ROWS ((int64_t)1 << 20)
+/* Seconds between progress lines. */
+#define PROGRESS_EVERY 5.0
+
+/* The open partial file and one dataset per column. */
+typedef struct release_writer {
+  hid_t file;
+  hid_t dxpl;   /* collective transfers */
+  hid_t *dsets; /* (n_cols) /columns/<name> */
+  int n_cols;
+} release_writer;
+
+/* Progress of the write, for rank 0's log lines. */
+typedef struct release_progress {
+  double t0, last; /* start, last line (MPI_Wtime) */
+  int64_t rows;    /* global rows in the release */
+  int64_t chunk;   /* rows per rank per iteration */
+} release_progress;
+
+static hid_t file_type(sm_coltype t) {
+  if (t == SM_COL_INTEGER)
+    return H5T_STD_I64LE;
+  return sm_coltype_is_discrete(t) ? H5T_STD_I32LE : H5T_IEEE_F64LE;
+}
+
+static hid_t memory_type(sm_coltype t) {
+  if (t == SM_COL_INTEGER)
+    return H5T_NATIVE_INT64;
+  return sm_coltype_is_discrete(t) ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE;
+}
+
+static size_t stored_size(sm_coltype t) {
+  return sm_coltype_is_discrete(t) ? 4 : 8;
+}
+
+static const char *missing_words(sm_coltype t) {
+  if (t == SM_COL_INTEGER)
+    return "-9223372036854775808 (INT64_MIN)";
+  return sm_coltype_is_discrete(t) ? "-1" : "NaN";
+}
+
+/* Local. Check the experiment's sampling settings and the schema before any work. */
+static int check_request(sm_ctx *ctx, const sm_experiment *e, const sm_model *model) {
+  const sm_sampling_spec *s = &e->sampling;
+  if (!model || !model->ops || !model->ops->sample)
+    return sm_fail(ctx, SM_ERR, "no fitted model to sample from");
+  if (s->rows < 0)
+    return sm_fail(ctx, SM_EINPUT, "sampling.rows must not be negative (got %lld)",
+                   (long long)s->rows);
+  if (s->chunk_rows < 1)
+    return sm_fail(ctx, SM_EINPUT, "sampling.chunk_rows must be at least 1 (got %lld)",
+                   (long long)s->chunk_rows);
+  if (s->compression < 0 || s->compression > 9)
+    return sm_fail(ctx, SM_EINPUT, "sampling.compression must be 0..9 (got %d)", s->compression);
+  return sm_io_check_names(ctx, &model->schema);
+}
+
+/* Collective. Dataset creation properties: chunked by chunk_rows (capped), deflate when
+ * asked. Empty releases are contiguous (a chunk may not exceed a fixed dimension). */
+static hid_t column_dcpl(sm_ctx *ctx, int64_t rows, int64_t chunk_rows, int compression) {
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  if (dcpl < 0 || rows == 0)
+    return dcpl;
+  hsize_t chunk = (hsize_t)(chunk_rows < rows ? chunk_rows : rows);
+  if (chunk > (hsize_t)MAX_CHUNK_ROWS)
+    chunk = (hsize_t)MAX_CHUNK_ROWS;
+  if (H5Pset_chunk(dcpl, 1, &chunk) < 0)
+    goto fail;
+
+  /* required in parallel: unfiltered chunks are allocated when the dataset is created;
+   * filtered ones (HDF5 >= 1.10.2) are allocated collectively as they are written */
+  if (compression > 0 && H5Pset_deflate(dcpl, (unsigned)compression) < 0)
+    goto fail;
+  if (compression == 0 && H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0)
+    goto fail;
+
+  /* optional: every element is written, so fill values would be written in vain */
+  if (H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0)
+    goto fail;
+  return dcpl;
+
+fail:
+  H5Pclose(dcpl);
+  sm_fail_h5(ctx, "dataset creation properties", __FILE__, __LINE__);
+  return -1;
+}
+
+/* Collective. The per-column attributes: type, missing value, datetime format. */
+static int column_attrs(sm_ctx *ctx, hid_t dset, const sm_column *c) {
+  SM_TRY(sm_h5_attr_str(ctx, dset, "type", sm_coltype_name(c->type)));
+  SM_TRY(sm_h5_attr_str(ctx, dset, "missing_value", missing_words(c->type)));
+  if (c->type == SM_COL_DATETIME)
+    SM_TRY(sm_h5_attr_str(ctx, dset, "format", c->datetime_format ? c->datetime_format : ""));
+  if (sm_coltype_is_discrete(c->type)) {
+    char where[1024];
+    snprintf(where, sizeof where, "/categories/%s", c->name);
+    SM_TRY(sm_h5_attr_str(ctx, dset, "categories", where));
+  }
+  return SM_OK;
+}
+
+/* Collective. Create /columns and one dataset per column. */
+static int create_columns(sm_ctx *ctx, release_writer *w, const sm_schema *s,
+                          const sm_sampling_spec *spec) {
+  hid_t group = H5Gcreate2(w->file, "columns", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  SM_H5_CHECK(ctx, group);
+  hsize_t dims = (hsize_t)spec->rows;
+  hid_t space = H5Screate_simple(1, &dims, NULL);
+  SM_H5_CHECK(ctx, space);
+  hid_t dcpl = column_dcpl(ctx, spec->rows, spec->chunk_rows, spec->compression);
+  if (dcpl < 0)
+    return SM_ERR;
+
+  /* datasets in schema order */
+  for (int j = 0; j < s->n_cols; j++) {
+    const sm_column *c = &s->cols[j];
+    w->dsets[j] =
+        H5Dcreate2(group, c->name, file_type(c->type), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    SM_H5_CHECK(ctx, w->dsets[j]);
+    SM_TRY(column_attrs(ctx, w->dsets[j], c));
+  }
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  H5Gclose(group);
+  return SM_OK;
+}
+
+/* Collective. Create the partial file with its attributes and empty datasets. */
+static int writer_open(sm_ctx *ctx, release_writer *w, const sm_experiment *e,
+                       const sm_model *model, const char *partial) {
+  w->n_cols = model->schema.n_cols;
+  w->dsets = sm_calloc(ctx, (size_t)(w->n_cols > 0 ? w->n_cols : 1), sizeof(hid_t));
+  if (!w->dsets)
+    return SM_ERR;
+  for (int j = 0; j < w->n_cols; j++)
+    w->dsets[j] = -1;
+  w->file = sm_h5_create(ctx, partial);
+  if (w->file < 0)
+    return SM_EINPUT;
+
+  /* provenance, then what this release is */
+  SM_TRY(sm_io_write_header(ctx, w->file, SM_RELEASE_FORMAT, e, &model->schema));
+  SM_TRY(sm_h5_attr_i64(ctx, w->file, "rows", e->sampling.rows));
+  SM_TRY(sm_h5_attr_i64(ctx, w->file, "seed", (int64_t)e->sampling.seed));
+  SM_TRY(sm_h5_attr_str(ctx, w->file, "model", model->ops->kind ? model->ops->kind : ""));
+  SM_TRY(sm_h5_attr_i64(ctx, w->file, "ranks", ctx->size));
+
+  /* required: collective transfers, so filtered chunks shared by ranks are written once */
+  w->dxpl = H5Pcreate(H5P_DATASET_XFER);
+  SM_H5_CHECK(ctx, w->dxpl);
+  SM_H5_CHECK(ctx, H5Pset_dxpl_mpio(w->dxpl, H5FD_MPIO_COLLECTIVE));
+  return create_columns(ctx, w, &model->schema, &e->sampling);
+}
+
+/* Collective. Close everything; returns the first failure of H5Fclose. */
+static int writer_close(sm_ctx *ctx, release_writer *w) {
+  for (int j = 0; j < w->n_cols && w->dsets; j++)
+    if (w->dsets[j] >= 0)
+      H5Dclose(w->dsets[j]);
+  free(w->dsets);
+  w->dsets = NULL;
+  if (w->dxpl >= 0)
+    H5Pclose(w->dxpl);
+  if (w->file < 0)
+    return SM_OK;
+  sm_h5_close_objects(w->file);
+  SM_H5_CHECK(ctx, H5Fclose(w->file));
+  return SM_OK;
+}
+
+/* Local. In place: a sampled float64 column becomes its stored type (int64 or int32
+ * codes at the front of the same array; a narrower value never overtakes an unread one). */
+static int to_disk(sm_ctx *ctx, const sm_column *c, double *v, int64_t n, int64_t row0) {
+  for (int64_t i = 0; i < n; i++) {
+    double x = v[i];
+    if (c->type == SM_COL_INTEGER) {
+      if (!isnan(x) && !(fabs(x) < 9.2e18))
+        return sm_fail(ctx, SM_ERR, "column '%s', row %lld: %g does not fit in int64", c->name,
+                       (long long)(row0 + i), x);
+      int64_t k = isnan(x) ? INT64_MIN : (int64_t)llround(x);
+      memcpy((char *)v + 8 * i, &k, 8);
+    } else if (sm_coltype_is_discrete(c->type)) {
+      if (!isnan(x) && !(x >= 0 && x < c->n_categories && x == floor(x)))
+        return sm_fail(ctx, SM_ERR, "column '%s', row %lld: code %g outside its %d categories",
+                       c->name, (long long)(row0 + i), x, c->n_categories);
+      int32_t k = isnan(x) ? -1 : (int32_t)x;
+      memcpy((char *)v + 4 * i, &k, 4);
+    }
+  }
+  return SM_OK;
+}
+
+/* Local. Sample rows [row0, row0 + n) into the reused chunk table, in stored types. */
+static int make_chunk(sm_ctx *ctx, const sm_model *model, const sm_experiment *e, int64_t row0,
+                      int64_t n, sm_table *t) {
+  t->n_rows = n;
+  t->row_offset = row0;
+  t->n_rows_total = e->sampling.rows;
+  SM_TRY(model->ops->sample(ctx, model->state, e->sampling.seed, row0, t));
+  for (int j = 0; j < t->schema.n_cols; j++)
+    SM_TRY(to_disk(ctx, &t->schema.cols[j], t->values[j], n, row0));
+  return SM_OK;
+}
+
+/* Collective. Write rows [row0, row0 + n) of every column; n = 0 selects nothing. */
+static int write_chunk(sm_ctx *ctx, const release_writer *w, const sm_table *t, int64_t row0,
+                       int64_t n) {
+  hsize_t start = (hsize_t)row0, count = (hsize_t)n, mdim = (hsize_t)(n > 0 ? n : 1);
+  hid_t mspace = H5Screate_simple(1, &mdim, NULL);
+  SM_H5_CHECK(ctx, mspace);
+  if (n == 0)
+    SM_H5_CHECK(ctx, H5Sselect_none(mspace));
+  for (int j = 0; j < w->n_cols; j++) {
+    hid_t fspace = H5Dget_space(w->dsets[j]);
+    SM_H5_CHECK(ctx, fspace);
+    if (n > 0)
+      SM_H5_CHECK(ctx, H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL));
+    else
+      SM_H5_CHECK(ctx, H5Sselect_none(fspace));
+    hid_t mtype = memory_type(t->schema.cols[j].type);
+    SM_H5_CHECK(ctx, H5Dwrite(w->dsets[j], mtype, mspace, fspace, w->dxpl, t->values[j]));
+    H5Sclose(fspace);
+  }
+  H5Sclose(mspace);
+  return SM_OK;
+}
+
+/* Rank 0: a progress line at most every PROGRESS_EVERY seconds. Rows written so far are
+ * known without communication: every rank is at the same iteration. */
+static void log_progress(const sm_ctx *ctx, release_progress *p, int64_t iteration) {
+  double now = MPI_Wtime();
+  if (ctx->rank != 0 || now - p->last < PROGRESS_EVERY)
+    return;
+  int64_t done = 0, lo, hi, upto = (iteration + 1) * p->chunk;
+  for (int r = 0; r < ctx->size; r++) {
+    sm_partition(p->rows, ctx->size, r, &lo, &hi);
+    done += (hi - lo) < upto ? (hi - lo) : upto;
+  }
+  p->last = now;
+  sm_log(ctx, SM_LOG_INFO, "release: %lld of %lld rows (%.0f%%), %.0f rows/s", (long long)done,
+         (long long)p->rows, 100.0 * (double)done / (double)p->rows, (double)done / (now - p->t0));
+}
+
+/* Collective. Sample and write this rank's block in chunks; the number of iterations is
+ * the largest over ranks, so every rank takes part in every collective write. */
+static int write_rows(sm_ctx *ctx, const release_writer *w, const sm_experiment *e,
+                      const sm_model *model) {
+  int64_t lo, hi, chunk = e->sampling.chunk_rows, rows = e->sampling.rows;
+  sm_partition(rows, ctx->size, ctx->rank, &lo, &hi);
+  int64_t mine = (hi - lo + chunk - 1) / chunk, iterations = 0;
+  SM_MPI_CHECK(ctx, MPI_Allreduce(&mine, &iterations, 1, MPI_INT64_T, MPI_MAX, ctx->comm));
+
+  /* one chunk table, reused: memory does not grow with rows */
+  sm_table t;
+  int64_t cap = hi - lo < chunk ? hi - lo : chunk;
+  int rc = sm_agree(ctx, sm_table_alloc(ctx, &t, &model->schema, cap > 0 ? cap : 1));
+  release_progress p = {MPI_Wtime(), MPI_Wtime(), rows, chunk};
+  for (int64_t it = 0; it < iterations && rc == SM_OK; it++) {
+    int64_t row0 = lo + it * chunk, n = hi - row0 < chunk ? hi - row0 : chunk;
+    n = n > 0 ? n : 0;
+    rc = sm_agree(ctx, n > 0 ? make_chunk(ctx, model, e, row0, n, &t) : SM_OK);
+    if (rc == SM_OK)
+      rc = sm_agree(ctx, write_chunk(ctx, w, &t, row0, n));
+    log_progress(ctx, &p, it);
+  }
+  sm_table_free(&t);
+  return rc;
+}
+
+/* Collective. Create, fill and close the partial file. */
+static int write_partial(sm_ctx *ctx, const sm_experiment *e, const sm_model *model,
+                         const char *partial) {
+  release_writer w = {-1, -1, NULL, 0};
+  int rc = sm_agree(ctx, writer_open(ctx, &w, e, model, partial));
+  if (rc == SM_OK)
+    rc = write_rows(ctx, &w, e, model);
+  int closed = writer_close(ctx, &w);
+  return rc != SM_OK ? rc : closed;
+}
+
+int sm_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model, const char *path) {
+  double t0 = MPI_Wtime();
+  SM_TRY(sm_agree(ctx, check_request(ctx, e, model)));
+
+  /* refuse or prepare the target before any work */
+  sm_stage st;
+  int rc = sm_stage_begin(ctx, path, e->sampling.overwrite, &st);
+  if (rc == SM_OK)
+    rc = sm_stage_finish(ctx, &st, write_partial(ctx, e, model, st.partial));
+  sm_stage_free(&st);
+  SM_TRY(rc);
+
+  /* the final line: size of the data written and the rate */
+  double bytes = 0, seconds = MPI_Wtime() - t0;
+  for (int j = 0; j < model->schema.n_cols; j++)
+    bytes += (double)stored_size(model->schema.cols[j].type) * (double)e->sampling.rows;
+  sm_log(ctx, SM_LOG_INFO, "release: wrote %lld rows to %s in %.2f s (%.1f MB/s)",
+         (long long)e->sampling.rows, path, seconds, bytes / 1e6 / (seconds > 0 ? seconds : 1));
+  return SM_OK;
+}
