@@ -17,7 +17,8 @@ typedef enum sm_factor_method {
 int sm_cholesky(sm_ctx *ctx, double *a, int n, sm_factor_method method, int block_size);
 
 /* Local. Make a symmetric matrix a valid correlation matrix: eigenvalues clipped at
- * min_eig, then rescaled to unit diagonal. Returns the number of clipped eigenvalues. */
+ * min_eig, then rescaled to unit diagonal. Returns the number of clipped eigenvalues, or
+ * minus a status code on failure (message in ctx). */
 int sm_repair_correlation(sm_ctx *ctx, double *a, int n, double min_eig);
 
 #endif
