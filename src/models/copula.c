@@ -569,6 +569,22 @@ static void draw_missing(const copula_state *st, uint64_t seed, int64_t row, int
   }
 }
 
+/* g <- g L^T row by row, in place (last column first). A fixed loop rather than BLAS:
+ * each row's sums are then made in one order whatever the block size, so a row's values
+ * do not depend on how rows are split into chunks or ranks. */
+static void correlate_rows(const double *l, int n, int64_t m, double *g) {
+  for (int64_t r = 0; r < m; r++) {
+    double *x = g + r * n;
+    for (int j = n - 1; j >= 0; j--) {
+      const double *lj = l + (size_t)j * n;
+      double s = 0.0;
+      for (int k = 0; k <= j; k++)
+        s += lj[k] * x[k];
+      x[j] = s;
+    }
+  }
+}
+
 static int has_missing(const copula_state *st) {
   for (int j = 0; j < st->n_cols; j++)
     if (st->cols[j].kind == COL_NUMERIC && st->cols[j].missing_rate > 0)
@@ -592,8 +608,7 @@ static int copula_sample(sm_ctx *ctx, const void *state, uint64_t seed, int64_t 
 
     /* correlated normals: rows of G times L^T */
     draw_normals(seed, row0 + r0, m, n, g);
-    cblas_dtrmm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, (int)m, n, 1.0,
-                st->cholesky, n, g, n);
+    correlate_rows(st->cholesky, n, m, g);
 
     /* each column through Phi and its inverse CDF */
     for (int j = 0; j < n; j++) {
