@@ -270,12 +270,13 @@ static int read_columns(const cfg_source *src, const cfg_node *map, sm_source_sp
     SM_TRY(read_column(src, list->items[j], j, &out->columns[j]));
 
   /* distinct names */
-  char **names = malloc((size_t)list->n * sizeof(char *));
+  int n = out->n_columns;
+  char **names = malloc((size_t)(n > 0 ? n : 1) * sizeof(char *));
   if (!names)
     return oom(src);
-  for (int j = 0; j < list->n; j++)
+  for (int j = 0; j < n; j++)
     names[j] = out->columns[j].name;
-  int dup = cfg_first_duplicate(names, list->n);
+  int dup = cfg_first_duplicate(names, n);
   free(names);
   if (dup < 0)
     return SM_OK;
