@@ -72,6 +72,20 @@ static void put_real(text *t, double v) {
   put(t, "%s", buf);
 }
 
+/* prefix, a quoted string, suffix */
+static void put_str_between(text *t, const char *prefix, const char *s, const char *suffix) {
+  put(t, "%s", prefix);
+  put_str(t, s);
+  put(t, "%s", suffix);
+}
+
+static void put_real_between(text *t, const char *prefix, double v, const char *suffix) {
+  put(t, "%s", prefix);
+  put_real(t, v);
+  put(t, "%s", suffix);
+}
+
+/* "key: true" or "key: false" on its own line; key carries its indentation */
 static void put_bool(text *t, const char *key, int v) {
   put(t, "%s: %s\n", key, v ? "true" : "false");
 }
@@ -91,13 +105,17 @@ static void put_column(text *t, const sm_column_spec *c) {
   if (c->type >= 0)
     put(t, ", type: %s", sm_coltype_name((sm_coltype)c->type));
   if (c->format)
-    put(t, ", format: "), put_str(t, c->format);
-  if (c->has_domain)
-    put(t, ", domain: ["), put_real(t, c->lo), put(t, ", "), put_real(t, c->hi), put(t, "]");
-  if (c->n_domain_categories > 0)
-    put(t, ", domain: "), put_str_list(t, c->domain_categories, c->n_domain_categories);
+    put_str_between(t, ", format: ", c->format, "");
+  if (c->has_domain) {
+    put_real_between(t, ", domain: [", c->lo, ", ");
+    put_real_between(t, "", c->hi, "]");
+  }
+  if (c->n_domain_categories > 0) {
+    put(t, ", domain: ");
+    put_str_list(t, c->domain_categories, c->n_domain_categories);
+  }
   if (c->strip_suffix)
-    put(t, ", strip_suffix: "), put_str(t, c->strip_suffix);
+    put_str_between(t, ", strip_suffix: ", c->strip_suffix, "");
   if (c->n_replace > 0) {
     put(t, ", replace: {");
     for (int i = 0; i < c->n_replace; i++) {
@@ -114,13 +132,15 @@ static void put_column(text *t, const sm_column_spec *c) {
 /* The reading settings of data: or a holdout file (indented by two). */
 static void put_source(text *t, const sm_source_spec *s, int with_columns) {
   char delim[2] = {s->delimiter, '\0'};
-  put(t, "  path: "), put_str(t, s->path), put(t, "\n");
-  put(t, "  format: "), put_str(t, s->format), put(t, "\n");
-  put(t, "  "), put_bool(t, "header", s->header);
+  put_str_between(t, "  path: ", s->path, "\n");
+  put_str_between(t, "  format: ", s->format, "\n");
+  put_bool(t, "  header", s->header);
   put(t, "  skip_lines: %d\n", s->skip_lines);
-  put(t, "  delimiter: "), put_str(t, delim), put(t, "\n");
-  put(t, "  missing: "), put_str_list(t, s->missing, s->n_missing), put(t, "\n");
-  put(t, "  "), put_bool(t, "trim", s->trim);
+  put_str_between(t, "  delimiter: ", delim, "\n");
+  put(t, "  missing: ");
+  put_str_list(t, s->missing, s->n_missing);
+  put(t, "\n");
+  put_bool(t, "  trim", s->trim);
   if (!with_columns || s->n_columns == 0)
     return;
   put(t, "  columns:\n");
@@ -129,7 +149,7 @@ static void put_source(text *t, const sm_source_spec *s, int with_columns) {
 }
 
 static void put_model(text *t, const sm_model_spec *m) {
-  put(t, "model:\n  kind: "), put_str(t, m->kind), put(t, "\n");
+  put_str_between(t, "model:\n  kind: ", m->kind, "\n");
   for (int i = 0; i < m->params.n; i++) {
     const sm_param_desc *d = &m->params.desc[i];
     put(t, "  %s: ", d->name);
@@ -146,43 +166,45 @@ static void put_model(text *t, const sm_model_spec *m) {
 }
 
 static void put_evaluation(text *t, const sm_eval_spec *v) {
-  put(t, "evaluation:\n  "), put_bool(t, "enabled", v->enabled);
+  put(t, "evaluation:\n");
+  put_bool(t, "  enabled", v->enabled);
   if (v->target)
-    put(t, "  target: "), put_str(t, v->target), put(t, "\n");
-  put(t, "  max_rows: %" PRId64 "\n  seed: %" PRIu64 "\n  ", v->max_rows, v->seed);
-  put_bool(t, "utility", v->utility);
+    put_str_between(t, "  target: ", v->target, "\n");
+  put(t, "  max_rows: %" PRId64 "\n  seed: %" PRIu64 "\n", v->max_rows, v->seed);
+  put_bool(t, "  utility", v->utility);
   put(t, "  utility_max_rows: %" PRId64 "\n", v->utility_max_rows);
-  put(t, "  classifier: {rounds: %d, max_depth: %d, learning_rate: ", v->utility_rounds,
-      v->utility_depth);
-  put_real(t, v->utility_eta);
-  put(t, "}\n");
+  put(t, "  classifier: {rounds: %d, max_depth: %d", v->utility_rounds, v->utility_depth);
+  put_real_between(t, ", learning_rate: ", v->utility_eta, "}\n");
 }
 
 int cfg_write_resolved(sm_ctx *ctx, const sm_experiment *e, char **out) {
   text t = {0};
-  put(&t, "# %s, resolved by synthmpi %s: every setting with its value\n", e->path, SM_VERSION);
-  put(&t, "version: %d\nname: ", e->version), put_str(&t, e->name), put(&t, "\n");
+  put(&t, "# resolved by synthmpi %s: every setting with its value\n", SM_VERSION);
+  put(&t, "version: %d\n", e->version);
+  put_str_between(&t, "name: ", e->name, "\n");
 
   /* inputs */
   put(&t, "data:\n");
   put_source(&t, &e->data, 1);
-  if (e->holdout.kind == SM_HOLDOUT_FILE)
-    put(&t, "holdout:\n"), put_source(&t, &e->holdout.source, 0);
+  if (e->holdout.kind == SM_HOLDOUT_FILE) {
+    put(&t, "holdout:\n");
+    put_source(&t, &e->holdout.source, 0);
+  }
   if (e->holdout.kind == SM_HOLDOUT_FRACTION) {
-    put(&t, "holdout:\n  fraction: "), put_real(&t, e->holdout.fraction);
-    put(&t, "\n  seed: %" PRIu64 "\n", e->holdout.seed);
+    put_real_between(&t, "holdout:\n  fraction: ", e->holdout.fraction, "\n");
+    put(&t, "  seed: %" PRIu64 "\n", e->holdout.seed);
   }
   put_model(&t, &e->model);
 
   /* outputs */
   const sm_sampling_spec *s = &e->sampling;
-  put(&t, "sampling:\n  rows: %" PRId64 "\n  seed: %" PRIu64 "\n  output: ", s->rows, s->seed);
-  put_str(&t, s->output);
-  put(&t, "\n  chunk_rows: %" PRId64 "\n  compression: %d\n  ", s->chunk_rows, s->compression);
-  put_bool(&t, "overwrite", s->overwrite);
+  put(&t, "sampling:\n  rows: %" PRId64 "\n  seed: %" PRIu64 "\n", s->rows, s->seed);
+  put_str_between(&t, "  output: ", s->output, "\n");
+  put(&t, "  chunk_rows: %" PRId64 "\n  compression: %d\n", s->chunk_rows, s->compression);
+  put_bool(&t, "  overwrite", s->overwrite);
   put_evaluation(&t, &e->evaluation);
-  put(&t, "runtime:\n  output_dir: "), put_str(&t, e->runtime.output_dir);
-  put(&t, "\n  log_level: %s\n", cfg_log_level_names[e->runtime.log_level]);
+  put_str_between(&t, "runtime:\n  output_dir: ", e->runtime.output_dir, "\n");
+  put(&t, "  log_level: %s\n", cfg_log_level_names[e->runtime.log_level]);
   put(&t, "  blas_threads: %d\n", e->runtime.blas_threads);
 
   if (t.failed || !t.s) {
