@@ -1,4 +1,4 @@
-/* Test helpers: experiment files in a temporary directory that every rank can see. */
+/* Test support: experiment files in a temporary directory that every rank can see. */
 #define _XOPEN_SOURCE 700
 #include "config_files.h"
 

@@ -1,4 +1,4 @@
-/* Test helpers: experiment files in a temporary directory that every rank can see. */
+/* Test support: experiment files in a temporary directory that every rank can see. */
 #ifndef SYNTHMPI_TESTS_CONFIG_FILES_H
 #define SYNTHMPI_TESTS_CONFIG_FILES_H
 
