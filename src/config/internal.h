@@ -1,0 +1,26 @@
+/* Private: the sections of the experiment, read from the tree into the public struct. */
+#ifndef SYNTHMPI_CONFIG_INTERNAL_H
+#define SYNTHMPI_CONFIG_INTERNAL_H
+
+#include "config/read.h"
+#include "synthmpi/config.h"
+
+/* data: and holdout:. base is the absolute directory that relative paths are resolved
+ * against (the experiment file's). */
+int cfg_read_data(const cfg_source *src, const cfg_node *root, const char *base,
+                  sm_source_spec *out);
+int cfg_read_holdout(const cfg_source *src, const cfg_node *root, const char *base,
+                     const sm_source_spec *data, sm_holdout_spec *out);
+void cfg_source_free(sm_source_spec *s);
+
+/* model: the kind and its declared parameters. */
+int cfg_read_model(const cfg_source *src, const cfg_node *root, sm_model_spec *out);
+void cfg_params_free(sm_params *p);
+
+/* The experiment as YAML text that loads back to the same struct (malloc'd). */
+int cfg_write_resolved(sm_ctx *ctx, const sm_experiment *e, char **out);
+
+/* Log level names, indexed by SM_LOG_*. */
+extern const char *const cfg_log_level_names[4];
+
+#endif
