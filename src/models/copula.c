@@ -69,33 +69,6 @@ typedef struct copula_state {
   sm_phi_table phi;
 } copula_state;
 
-/* ---- parameters --------------------------------------------------------------------- */
-
-/* Index of a declared parameter in p, or -1 (then the declared default applies). */
-static int param_index(const sm_params *p, const char *name) {
-  for (int i = 0; p && p->desc && i < p->n; i++)
-    if (strcmp(p->desc[i].name, name) == 0)
-      return i;
-  return -1;
-}
-
-static const char *param_default(const char *name) {
-  for (int i = 0; i < N_PARAMS; i++)
-    if (strcmp(copula_params[i].name, name) == 0)
-      return copula_params[i].default_value;
-  return "0";
-}
-
-static double param_num(const sm_params *p, const char *name) {
-  int i = param_index(p, name);
-  return i >= 0 && p->num ? p->num[i] : strtod(param_default(name), NULL);
-}
-
-static const char *param_str(const sm_params *p, const char *name) {
-  int i = param_index(p, name);
-  return i >= 0 && p->str && p->str[i] ? p->str[i] : param_default(name);
-}
-
 /* ---- state -------------------------------------------------------------------------- */
 
 static void copula_free(void *state) {
@@ -447,18 +420,18 @@ static int score_correlation(sm_ctx *ctx, copula_state *st, const sm_table *t) {
 
 /* The factorization method from the parameters and the column count. */
 static sm_factor_method choose_method(const sm_params *p, int n) {
-  const char *name = param_str(p, "factorization");
+  const char *name = sm_params_str(p, "factorization");
   if (strcmp(name, "lapack") == 0)
     return SM_FACTOR_LAPACK;
   if (strcmp(name, "scalapack") == 0)
     return SM_FACTOR_SCALAPACK;
-  return n >= param_num(p, "scalapack_min_columns") ? SM_FACTOR_SCALAPACK : SM_FACTOR_LAPACK;
+  return n >= sm_params_num(p, "scalapack_min_columns") ? SM_FACTOR_SCALAPACK : SM_FACTOR_LAPACK;
 }
 
 /* Collective: every column's marginal. */
 static int fit_marginals(sm_ctx *ctx, copula_state *st, const sm_table *t, const sm_params *p) {
-  int64_t exact_max = (int64_t)param_num(p, "exact_distinct_max");
-  int64_t k = (int64_t)param_num(p, "sketch_size");
+  int64_t exact_max = (int64_t)sm_params_num(p, "exact_distinct_max");
+  int64_t k = (int64_t)sm_params_num(p, "sketch_size");
   for (int j = 0; j < st->n_cols; j++) {
     const sm_column *sc = &t->schema.cols[j];
     copula_column *col = &st->cols[j];
@@ -496,7 +469,7 @@ static void log_fit(const sm_ctx *ctx, const copula_state *st, double seconds) {
 
 static int copula_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_table *train, void **state) {
   double t0 = MPI_Wtime();
-  const sm_params *p = spec ? &spec->params : NULL;
+  const sm_params *p = &spec->params;
   int n = train->schema.n_cols;
   copula_state *st = state_alloc(ctx, n);
   SM_TRY(sm_agree(ctx, st ? SM_OK : SM_ERR));
@@ -513,13 +486,14 @@ static int copula_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_table *tr
 
   /* repair to positive definite and factor (every rank holds the same matrix) */
   if (rc == SM_OK) {
-    st->clipped = sm_repair_correlation(ctx, st->correlation, n, param_num(p, "min_eigenvalue"));
+    st->clipped =
+        sm_repair_correlation(ctx, st->correlation, n, sm_params_num(p, "min_eigenvalue"));
     rc = sm_agree(ctx, st->clipped < 0 ? -st->clipped : SM_OK);
   }
   if (rc == SM_OK) {
     memcpy(st->cholesky, st->correlation, (size_t)n * n * sizeof(double));
     st->method = choose_method(p, n);
-    rc = sm_cholesky(ctx, st->cholesky, n, st->method, (int)param_num(p, "block_size"));
+    rc = sm_cholesky(ctx, st->cholesky, n, st->method, (int)sm_params_num(p, "block_size"));
     rc = sm_agree(ctx, rc);
   }
   if (rc != SM_OK) {
