@@ -34,8 +34,8 @@ static double json_num(const cJSON *root, const char *a, const char *b) {
   return cJSON_IsNumber(x) ? x->valuedouble : NAN;
 }
 
-/* Rank 0: read the report back and check it. */
-static void check_report(const char *path) {
+/* Rank 0: read the report back and check it against the experiment that made it. */
+static void check_report(const char *path, const sm_experiment *e) {
   FILE *fp = fopen(path, "r");
   static char text[1 << 20];
   size_t n = fp ? fread(text, 1, sizeof text - 1, fp) : 0;
@@ -44,6 +44,11 @@ static void check_report(const char *path) {
     fclose(fp);
   cJSON *root = cJSON_Parse(text);
   CHECK(root != NULL);
+
+  /* the fully resolved experiment, word for word */
+  const cJSON *exp = cJSON_GetObjectItemCaseSensitive(root, "experiment");
+  CHECK(cJSON_IsString(exp) && e->resolved && strcmp(exp->valuestring, e->resolved) == 0);
+  CHECK(cJSON_IsString(exp) && strstr(exp->valuestring, "gaussian_copula") != NULL);
 
   /* marginals are kept exactly, dependence is not */
   CHECK(json_num(root, "vs_training", "column_shapes") == 1.0);
@@ -102,7 +107,7 @@ int main(int argc, char **argv) {
   snprintf(partial, sizeof partial, "%s.partial", path);
   CHECK(sm_evaluate(&ctx, &e, &train, &hold, &synth, path) == SM_OK);
   if (ctx.rank == 0) {
-    check_report(path);
+    check_report(path, &e);
     CHECK(access(partial, F_OK) != 0);
   }
   sm_table_free(&train);
