@@ -39,6 +39,17 @@ int test_adult_read(sm_ctx *ctx, const sm_experiment *e, sm_table *train, sm_tab
   return rc;
 }
 
+int test_adult_read_all(sm_ctx *ctx, const sm_experiment *e, sm_table *full) {
+  sm_ctx self;
+  SM_TRY(sm_ctx_init(&self, MPI_COMM_SELF));
+  self.log_level = SM_LOG_WARN;
+  int rc = sm_read_source(&self, &e->data, NULL, full);
+  if (rc != SM_OK)
+    sm_fail(ctx, rc, "%s", self.msg);
+  sm_ctx_free(&self);
+  return rc;
+}
+
 int test_table_block(sm_ctx *ctx, const sm_table *full, sm_table *part) {
   int64_t lo, hi;
   sm_partition(full->n_rows, ctx->size, ctx->rank, &lo, &hi);

@@ -13,9 +13,13 @@ int test_adult_experiment(sm_ctx *ctx, int n_overrides, const char *const *overr
                           sm_experiment *e);
 
 /* Collective on ctx->comm. Read adult.data into train and, when holdout is not NULL,
- * adult.test against the training schema. Each rank gets its block of rows; a context on
- * MPI_COMM_SELF gives every rank all rows. */
+ * adult.test against the training schema, as the synthmpi program does; each rank gets
+ * its block of rows. */
 int test_adult_read(sm_ctx *ctx, const sm_experiment *e, sm_table *train, sm_table *holdout);
+
+/* Local. Read all of adult.data on this rank alone (a context on MPI_COMM_SELF, warnings
+ * kept quiet), as a one-rank run would; a failure is recorded in ctx. */
+int test_adult_read_all(sm_ctx *ctx, const sm_experiment *e, sm_table *full);
 
 /* This rank's block (by sm_partition over ctx) of a table every rank holds whole. */
 int test_table_block(sm_ctx *ctx, const sm_table *full, sm_table *part);

@@ -73,70 +73,59 @@ static int arrays_from_state(sm_ctx *ctx, const copula_state *st, copula_arrays 
   return SM_OK;
 }
 
-int sm_copula_save(sm_ctx *ctx, const void *state, int64_t group) {
-  const copula_state *st = state;
-  hid_t g = (hid_t)group;
+/* Collective. The attributes, arrays and matrices of a state flattened into a. */
+static int write_group(sm_ctx *ctx, hid_t g, const copula_state *st, const copula_arrays *a) {
   int n = st->n_cols;
-  copula_arrays a;
-  int rc = sm_agree(ctx, arrays_from_state(ctx, st, &a));
+  int64_t nb = a->total + n, nn = (int64_t)n * n;
 
   /* every rank makes the same calls; rank 0's data is what is written */
-  int64_t nb = a.total + n;
+  SM_TRY(sm_h5_attr_str(ctx, g, "model", "gaussian_copula"));
+  SM_TRY(sm_h5_attr_i64(ctx, g, "n_columns", n));
+  SM_TRY(sm_h5_attr_i64(ctx, g, "n_train_rows", st->n_train));
+  SM_TRY(sm_h5_attr_i64(ctx, g, "clipped_eigenvalues", st->clipped));
+  SM_TRY(sm_h5_attr_i64(ctx, g, "factorization", st->method));
+  SM_TRY(sm_h5_write_i64(ctx, g, "column_type", a->type, n));
+  SM_TRY(sm_h5_write_i64(ctx, g, "column_kind", a->kind, n));
+  SM_TRY(sm_h5_write_i64(ctx, g, "n_categories", a->n_categories, n));
+  SM_TRY(sm_h5_write_i64(ctx, g, "n_segments", a->n_segments, n));
+  SM_TRY(sm_h5_write_f64(ctx, g, "missing_rate", a->missing_rate, n));
+  SM_TRY(sm_h5_write_f64(ctx, g, "range_lo", a->lo, n));
+  SM_TRY(sm_h5_write_f64(ctx, g, "range_hi", a->hi, n));
+  SM_TRY(sm_h5_write_f64(ctx, g, "segment_bound", a->bound, nb));
+  SM_TRY(sm_h5_write_f64(ctx, g, "segment_lo", a->seg_lo, a->total));
+  SM_TRY(sm_h5_write_f64(ctx, g, "segment_hi", a->seg_hi, a->total));
+  SM_TRY(sm_h5_write_f64(ctx, g, "correlation", st->correlation, nn));
+  return sm_h5_write_f64(ctx, g, "cholesky", st->cholesky, nn);
+}
+
+int sm_copula_save(sm_ctx *ctx, const void *state, int64_t group) {
+  const copula_state *st = state;
+  copula_arrays a;
+  int rc = sm_agree(ctx, arrays_from_state(ctx, st, &a));
   if (rc == SM_OK)
-    rc = sm_h5_attr_str(ctx, g, "model", "gaussian_copula");
-  if (rc == SM_OK)
-    rc = sm_h5_attr_i64(ctx, g, "n_columns", n);
-  if (rc == SM_OK)
-    rc = sm_h5_attr_i64(ctx, g, "n_train_rows", st->n_train);
-  if (rc == SM_OK)
-    rc = sm_h5_attr_i64(ctx, g, "clipped_eigenvalues", st->clipped);
-  if (rc == SM_OK)
-    rc = sm_h5_attr_i64(ctx, g, "factorization", st->method);
-  if (rc == SM_OK)
-    rc = sm_h5_write_i64(ctx, g, "column_type", a.type, n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_i64(ctx, g, "column_kind", a.kind, n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_i64(ctx, g, "n_categories", a.n_categories, n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_i64(ctx, g, "n_segments", a.n_segments, n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "missing_rate", a.missing_rate, n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "range_lo", a.lo, n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "range_hi", a.hi, n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "segment_bound", a.bound, nb);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "segment_lo", a.seg_lo, a.total);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "segment_hi", a.seg_hi, a.total);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "correlation", st->correlation, (int64_t)n * n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "cholesky", st->cholesky, (int64_t)n * n);
+    rc = write_group(ctx, (hid_t)group, st, &a);
   arrays_free(&a);
   return sm_agree(ctx, rc);
 }
 
-/* Read one dataset and check its length. */
-static int read_f64(sm_ctx *ctx, hid_t g, const char *name, int64_t want, double **v) {
-  int64_t n = 0;
-  SM_TRY(sm_h5_read_f64(ctx, g, name, v, &n));
+/* A dataset read back must hold the length the model expects. */
+static int check_length(sm_ctx *ctx, const char *name, int64_t n, int64_t want) {
   if (n != want)
     return sm_fail(ctx, SM_EINPUT, "model dataset '%s' has %lld values, want %lld", name,
                    (long long)n, (long long)want);
   return SM_OK;
+}
+
+static int read_f64(sm_ctx *ctx, hid_t g, const char *name, int64_t want, double **v) {
+  int64_t n = 0;
+  SM_TRY(sm_h5_read_f64(ctx, g, name, v, &n));
+  return check_length(ctx, name, n, want);
 }
 
 static int read_i64(sm_ctx *ctx, hid_t g, const char *name, int64_t want, int64_t **v) {
   int64_t n = 0;
   SM_TRY(sm_h5_read_i64(ctx, g, name, v, &n));
-  if (n != want)
-    return sm_fail(ctx, SM_EINPUT, "model dataset '%s' has %lld values, want %lld", name,
-                   (long long)n, (long long)want);
-  return SM_OK;
+  return check_length(ctx, name, n, want);
 }
 
 /* Read every array of a saved model with n columns (local reads). */
