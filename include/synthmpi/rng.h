@@ -40,6 +40,9 @@ double sm_rng_normal(sm_rng *r);
 /* Standard normal CDF and its inverse (|error| < 1e-15 after one Halley step). */
 double sm_norm_cdf(double z);
 double sm_norm_quantile(double p);
+/* Fast standard normal quantile of a 32-bit draw: u = (x + 0.5) / 2^32 (the same rational
+ * approximation without the refinement, relative error below 1.2e-9). */
+double sm_normal_from_u32(uint32_t x);
 
 /* 64-bit mix of a value (splitmix64 finaliser), for hashing seeds and names. */
 uint64_t sm_hash64(uint64_t x);

@@ -96,6 +96,12 @@ static int report_json(sm_ctx *ctx, const sm_experiment *e, const sm_table *trai
                        const sm_table *holdout, const sm_table *synth, const sm_fidelity *vs_train,
                        const sm_fidelity *vs_hold, const sm_utility *u, const char *path) {
   cJSON *root = cJSON_CreateObject();
+
+  /* the fully resolved experiment (YAML text), as every output carries it */
+  if (e->resolved)
+    cJSON_AddStringToObject(root, "experiment", e->resolved);
+  else
+    cJSON_AddNullToObject(root, "experiment");
   cJSON *rows = cJSON_AddObjectToObject(root, "rows");
   cJSON_AddNumberToObject(rows, "training", (double)train->n_rows_total);
   cJSON_AddNumberToObject(rows, "holdout", holdout ? (double)holdout->n_rows_total : 0.0);

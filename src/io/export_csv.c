@@ -8,13 +8,12 @@
 #include "synthmpi/release.h"
 
 #include <limits.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "io/h5util.h"
 #include "io/io.h"
+#include "synthmpi/data.h"
 
 /* Values formatted per rank per iteration (the slice is this divided by the columns). */
 #define SLICE_VALUES ((int64_t)1 << 20)
@@ -59,52 +58,22 @@ int sm_csv_append_field(sm_buf *b, const char *s, char delimiter) {
   return rc == SM_OK ? sm_buf_append(b, "\"", 1) : rc;
 }
 
-/* The shortest of %.15g, %.16g, %.17g that reads back to exactly v. */
-static int format_shortest(double v, char *buf, size_t size) {
-  int n = 0;
-  for (int digits = 15; digits <= 17; digits++) {
-    n = snprintf(buf, size, "%.*g", digits, v);
-    if (strtod(buf, NULL) == v)
-      break;
-  }
-  return n;
-}
-
-/* A datetime (seconds since the epoch, UTC) through strftime. */
-static int format_datetime(const sm_column *c, double v, char *buf, size_t size) {
-  time_t t = (time_t)floor(v);
-  struct tm tm;
-  if (!gmtime_r(&t, &tm))
-    return snprintf(buf, size, "%.17g", v);
-  const char *fmt =
-      c->datetime_format && *c->datetime_format ? c->datetime_format : "%Y-%m-%dT%H:%M:%SZ";
-  return (int)strftime(buf, size, fmt, &tm);
-}
-
-int sm_csv_append_value(sm_buf *b, const sm_column *c, double v, char delimiter) {
-  if (isnan(v))
-    return SM_OK;
+/* Append one value of column c as a CSV field: the text of sm_format_value, quoted when
+ * needed (categories are user strings); a missing value appends nothing. */
+static int append_value(sm_buf *b, const sm_column *c, double v, char delimiter) {
   char text[256];
-  int code = (int)v;
-
-  /* categories are user strings and may need quotes; numbers never do */
-  switch (c->type) {
-  case SM_COL_CATEGORICAL:
-  case SM_COL_BOOLEAN:
-    if (code < 0 || code >= c->n_categories)
-      return SM_OK;
-    return sm_csv_append_field(b, c->categories[code], delimiter);
-  case SM_COL_DATETIME:
-    format_datetime(c, v, text, sizeof text);
+  int n = sm_format_value(c, v, text, (int)sizeof text);
+  if (n < (int)sizeof text)
     return sm_csv_append_field(b, text, delimiter);
-  case SM_COL_INTEGER:
-    snprintf(text, sizeof text, "%.0f", v);
-    break;
-  default:
-    format_shortest(v, text, sizeof text);
-    break;
-  }
-  return sm_buf_append(b, text, strlen(text));
+
+  /* a category longer than the buffer: format it again at its full length */
+  char *long_text = malloc((size_t)n + 1);
+  if (!long_text)
+    return SM_ERR;
+  sm_format_value(c, v, long_text, n + 1);
+  int rc = sm_csv_append_field(b, long_text, delimiter);
+  free(long_text);
+  return rc;
 }
 
 /* Local. Format the rows of t as CSV lines into b (emptied first). */
@@ -116,7 +85,7 @@ static int format_rows(sm_ctx *ctx, const sm_table *t, sm_buf *b) {
       if (j > 0)
         rc = sm_buf_append(b, ",", 1);
       if (rc == SM_OK)
-        rc = sm_csv_append_value(b, &t->schema.cols[j], t->values[j][i], ',');
+        rc = append_value(b, &t->schema.cols[j], t->values[j][i], ',');
     }
     if (rc == SM_OK)
       rc = sm_buf_append(b, "\n", 1);

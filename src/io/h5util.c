@@ -67,6 +67,32 @@ hid_t sm_h5_open(sm_ctx *ctx, const char *path, int writable) {
   return f;
 }
 
+hid_t sm_h5_try_open(hid_t loc, const char *name, H5I_type_t type) {
+  hid_t id = -1;
+  H5E_BEGIN_TRY {
+    id = H5Oopen(loc, name, H5P_DEFAULT);
+  }
+  H5E_END_TRY;
+  if (id >= 0 && H5Iget_type(id) != type) {
+    H5Oclose(id);
+    return -1;
+  }
+  return id;
+}
+
+/* Open a whole dataset for reading: the dataset, its dataspace and its element count. */
+static int open_whole(sm_ctx *ctx, hid_t loc, const char *name, hid_t *dset, hid_t *space,
+                      hssize_t *count) {
+  *dset = sm_h5_try_open(loc, name, H5I_DATASET);
+  if (*dset < 0)
+    return sm_fail(ctx, SM_EINPUT, "dataset '%s' is missing", name);
+  *space = H5Dget_space(*dset);
+  SM_H5_CHECK(ctx, *space);
+  *count = H5Sget_simple_extent_npoints(*space);
+  SM_H5_CHECK(ctx, *count);
+  return SM_OK;
+}
+
 /* Rank 0 writes the whole 1-D dataset in a collective call; others select nothing. */
 static int write_small(sm_ctx *ctx, hid_t loc, const char *name, hid_t type, const void *v,
                        int64_t n) {
@@ -101,17 +127,9 @@ int sm_h5_write_i64(sm_ctx *ctx, hid_t loc, const char *name, const int64_t *v, 
 
 static int read_small(sm_ctx *ctx, hid_t loc, const char *name, hid_t type, size_t elem, void **v,
                       int64_t *n) {
-  hid_t dset = -1;
-  H5E_BEGIN_TRY {
-    dset = H5Dopen2(loc, name, H5P_DEFAULT);
-  }
-  H5E_END_TRY;
-  if (dset < 0)
-    return sm_fail(ctx, SM_EINPUT, "dataset '%s' is missing", name);
-  hid_t space = H5Dget_space(dset);
-  SM_H5_CHECK(ctx, space);
-  hssize_t count = H5Sget_simple_extent_npoints(space);
-  SM_H5_CHECK(ctx, count);
+  hid_t dset, space;
+  hssize_t count;
+  SM_TRY(open_whole(ctx, loc, name, &dset, &space, &count));
 
   /* every rank reads the whole dataset */
   *v = sm_malloc(ctx, (size_t)count * elem);
@@ -195,22 +213,22 @@ int sm_h5_get_attr_str(sm_ctx *ctx, hid_t obj, const char *name, char **value) {
   return SM_OK;
 }
 
-int sm_h5_get_attr_i64(sm_ctx *ctx, hid_t obj, const char *name, int64_t *value) {
+/* A scalar numeric attribute read as the given memory type. */
+static int read_attr(sm_ctx *ctx, hid_t obj, const char *name, hid_t type, void *value) {
   hid_t attr = open_attr(ctx, obj, name);
   if (attr < 0)
     return SM_EINPUT;
-  SM_H5_CHECK(ctx, H5Aread(attr, H5T_NATIVE_INT64, value));
+  SM_H5_CHECK(ctx, H5Aread(attr, type, value));
   H5Aclose(attr);
   return SM_OK;
 }
 
+int sm_h5_get_attr_i64(sm_ctx *ctx, hid_t obj, const char *name, int64_t *value) {
+  return read_attr(ctx, obj, name, H5T_NATIVE_INT64, value);
+}
+
 int sm_h5_get_attr_f64(sm_ctx *ctx, hid_t obj, const char *name, double *value) {
-  hid_t attr = open_attr(ctx, obj, name);
-  if (attr < 0)
-    return SM_EINPUT;
-  SM_H5_CHECK(ctx, H5Aread(attr, H5T_NATIVE_DOUBLE, value));
-  H5Aclose(attr);
-  return SM_OK;
+  return read_attr(ctx, obj, name, H5T_NATIVE_DOUBLE, value);
 }
 
 int sm_h5_write_strings(sm_ctx *ctx, hid_t loc, const char *name, char *const *v, int n) {
@@ -253,19 +271,11 @@ static int unpack_strings(sm_ctx *ctx, const char *packed, size_t width, int n, 
 }
 
 int sm_h5_read_strings(sm_ctx *ctx, hid_t loc, const char *name, char ***v, int *n) {
-  hid_t dset = -1;
-  H5E_BEGIN_TRY {
-    dset = H5Dopen2(loc, name, H5P_DEFAULT);
-  }
-  H5E_END_TRY;
-  if (dset < 0)
-    return sm_fail(ctx, SM_EINPUT, "dataset '%s' is missing", name);
+  hid_t dset, space;
+  hssize_t count;
+  SM_TRY(open_whole(ctx, loc, name, &dset, &space, &count));
 
-  /* shape and width as stored */
-  hid_t space = H5Dget_space(dset);
-  SM_H5_CHECK(ctx, space);
-  hssize_t count = H5Sget_simple_extent_npoints(space);
-  SM_H5_CHECK(ctx, count);
+  /* width as stored */
   hid_t ftype = H5Dget_type(dset);
   SM_H5_CHECK(ctx, ftype);
   size_t width = H5Tget_size(ftype);

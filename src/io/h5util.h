@@ -28,6 +28,11 @@ int sm_fail_h5(sm_ctx *ctx, const char *call, const char *file, int line);
 hid_t sm_h5_create(sm_ctx *ctx, const char *path);
 hid_t sm_h5_open(sm_ctx *ctx, const char *path, int writable);
 
+/* Open an object that may be absent, without HDF5 printing its error stack: the id when
+ * name is an object of the given type (H5I_DATASET, H5I_GROUP), else a negative id
+ * (nothing recorded in a context). */
+hid_t sm_h5_try_open(hid_t loc, const char *name, H5I_type_t type);
+
 /* Collective. Small whole datasets: written by rank 0, read by all ranks. */
 int sm_h5_write_f64(sm_ctx *ctx, hid_t loc, const char *name, const double *v, int64_t n);
 int sm_h5_write_i64(sm_ctx *ctx, hid_t loc, const char *name, const int64_t *v, int64_t n);

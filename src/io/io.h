@@ -72,12 +72,8 @@ typedef struct sm_buf {
 int sm_buf_append(sm_buf *b, const char *s, size_t n);
 void sm_buf_free(sm_buf *b);
 
-/* Append one value of column c as CSV text: integers without decimals, continuous as the
- * shortest text that reads back to the same double, categories as their strings,
- * datetime through strftime(format) in UTC; quoted per RFC 4180 when needed; missing
- * values append nothing. Returns SM_OK, or SM_ERR when out of memory. */
-int sm_csv_append_value(sm_buf *b, const sm_column *c, double v, char delimiter);
-/* Append a string field, quoted when it holds the delimiter, a quote or a line break. */
+/* Append a string field, quoted per RFC 4180 when it holds the delimiter, a quote or a
+ * line break. Values of a column get their text from sm_format_value (synthmpi/data.h). */
 int sm_csv_append_field(sm_buf *b, const char *s, char delimiter);
 
 /* Collective. sm_model_load with the operations given (ops->kind must match the file's

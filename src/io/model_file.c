@@ -67,11 +67,7 @@ static int read_model(sm_ctx *ctx, const char *path, hid_t file, const sm_model_
   free(kind);
   SM_TRY(rc);
 
-  hid_t group = -1;
-  H5E_BEGIN_TRY {
-    group = H5Gopen2(file, "model", H5P_DEFAULT);
-  }
-  H5E_END_TRY;
+  hid_t group = sm_h5_try_open(file, "model", H5I_GROUP);
   if (group < 0)
     return sm_fail(ctx, SM_EINPUT, "%s: the /model group is missing", path);
   rc = found->load(ctx, (int64_t)group, &m->state);

@@ -141,11 +141,7 @@ int sm_io_read_schema(sm_ctx *ctx, hid_t file, sm_schema *out) {
   SM_TRY(rc);
 
   /* dictionaries of the discrete columns */
-  hid_t group = -1;
-  H5E_BEGIN_TRY {
-    group = H5Gopen2(file, "categories", H5P_DEFAULT);
-  }
-  H5E_END_TRY;
+  hid_t group = sm_h5_try_open(file, "categories", H5I_GROUP);
   if (group < 0)
     return sm_fail(ctx, SM_EINPUT, "the /categories group is missing");
   for (int j = 0; j < out->n_cols && rc == SM_OK; j++) {
@@ -227,11 +223,7 @@ static int read_column(sm_ctx *ctx, hid_t file, const sm_column *c, hid_t dxpl, 
                        int64_t n, double *v) {
   char path[1024];
   snprintf(path, sizeof path, "columns/%s", c->name);
-  hid_t dset = -1;
-  H5E_BEGIN_TRY {
-    dset = H5Dopen2(file, path, H5P_DEFAULT);
-  }
-  H5E_END_TRY;
+  hid_t dset = sm_h5_try_open(file, path, H5I_DATASET);
   if (dset < 0)
     return sm_fail(ctx, SM_EINPUT, "dataset /%s is missing", path);
 

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/h5util.h"
 #include "models/models.h"
 #include "synthmpi/linalg.h"
 #include "synthmpi/rng.h"
@@ -47,58 +46,9 @@ static const sm_param_desc copula_params[] = {
 enum column_kind { COL_NUMERIC = 0, COL_DISCRETE = 1 };
 enum marginal_kind { MARGINAL_NONE = 0, MARGINAL_EXACT = 1, MARGINAL_SKETCH = 2 };
 
-typedef struct copula_column {
-  sm_coltype type;
-  int kind;            /* enum column_kind */
-  int summary;         /* enum marginal_kind (numeric), for the log */
-  int n_categories;    /* discrete: dictionary size; code n_categories is "missing" */
-  double missing_rate; /* share of training rows missing */
-  double lo, hi;       /* numeric: values are clamped to [lo, hi] */
-  sm_marginal marginal;
-  int *segment_of_code; /* discrete, fit only: (n_categories + 1) segment of each code */
-} copula_column;
-
-typedef struct copula_state {
-  int n_cols;
-  int64_t n_train;     /* training rows over all ranks */
-  int clipped;         /* eigenvalues clipped by the repair */
-  int method;          /* sm_factor_method used */
-  copula_column *cols; /* (n_cols) */
-  double *correlation; /* (n_cols, n_cols) */
-  double *cholesky;    /* (n_cols, n_cols) lower */
-  sm_phi_table phi;
-} copula_state;
-
-/* ---- parameters --------------------------------------------------------------------- */
-
-/* Index of a declared parameter in p, or -1 (then the declared default applies). */
-static int param_index(const sm_params *p, const char *name) {
-  for (int i = 0; p && p->desc && i < p->n; i++)
-    if (strcmp(p->desc[i].name, name) == 0)
-      return i;
-  return -1;
-}
-
-static const char *param_default(const char *name) {
-  for (int i = 0; i < N_PARAMS; i++)
-    if (strcmp(copula_params[i].name, name) == 0)
-      return copula_params[i].default_value;
-  return "0";
-}
-
-static double param_num(const sm_params *p, const char *name) {
-  int i = param_index(p, name);
-  return i >= 0 && p->num ? p->num[i] : strtod(param_default(name), NULL);
-}
-
-static const char *param_str(const sm_params *p, const char *name) {
-  int i = param_index(p, name);
-  return i >= 0 && p->str && p->str[i] ? p->str[i] : param_default(name);
-}
-
 /* ---- state -------------------------------------------------------------------------- */
 
-static void copula_free(void *state) {
+void sm_copula_free(void *state) {
   copula_state *st = state;
   if (!st)
     return;
@@ -113,7 +63,7 @@ static void copula_free(void *state) {
   free(st);
 }
 
-static copula_state *state_alloc(sm_ctx *ctx, int n_cols) {
+copula_state *sm_copula_state_alloc(sm_ctx *ctx, int n_cols) {
   copula_state *st = sm_calloc(ctx, 1, sizeof *st);
   if (!st)
     return NULL;
@@ -122,7 +72,7 @@ static copula_state *state_alloc(sm_ctx *ctx, int n_cols) {
   st->correlation = sm_calloc(ctx, (size_t)n_cols * n_cols, sizeof(double));
   st->cholesky = sm_calloc(ctx, (size_t)n_cols * n_cols, sizeof(double));
   if (!st->cols || !st->correlation || !st->cholesky || sm_phi_table_init(ctx, &st->phi)) {
-    copula_free(st);
+    sm_copula_free(st);
     return NULL;
   }
   return st;
@@ -447,18 +397,18 @@ static int score_correlation(sm_ctx *ctx, copula_state *st, const sm_table *t) {
 
 /* The factorization method from the parameters and the column count. */
 static sm_factor_method choose_method(const sm_params *p, int n) {
-  const char *name = param_str(p, "factorization");
+  const char *name = sm_params_str(p, "factorization");
   if (strcmp(name, "lapack") == 0)
     return SM_FACTOR_LAPACK;
   if (strcmp(name, "scalapack") == 0)
     return SM_FACTOR_SCALAPACK;
-  return n >= param_num(p, "scalapack_min_columns") ? SM_FACTOR_SCALAPACK : SM_FACTOR_LAPACK;
+  return n >= sm_params_num(p, "scalapack_min_columns") ? SM_FACTOR_SCALAPACK : SM_FACTOR_LAPACK;
 }
 
 /* Collective: every column's marginal. */
 static int fit_marginals(sm_ctx *ctx, copula_state *st, const sm_table *t, const sm_params *p) {
-  int64_t exact_max = (int64_t)param_num(p, "exact_distinct_max");
-  int64_t k = (int64_t)param_num(p, "sketch_size");
+  int64_t exact_max = (int64_t)sm_params_num(p, "exact_distinct_max");
+  int64_t k = (int64_t)sm_params_num(p, "sketch_size");
   for (int j = 0; j < st->n_cols; j++) {
     const sm_column *sc = &t->schema.cols[j];
     copula_column *col = &st->cols[j];
@@ -496,9 +446,9 @@ static void log_fit(const sm_ctx *ctx, const copula_state *st, double seconds) {
 
 static int copula_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_table *train, void **state) {
   double t0 = MPI_Wtime();
-  const sm_params *p = spec ? &spec->params : NULL;
+  const sm_params *p = &spec->params;
   int n = train->schema.n_cols;
-  copula_state *st = state_alloc(ctx, n);
+  copula_state *st = sm_copula_state_alloc(ctx, n);
   SM_TRY(sm_agree(ctx, st ? SM_OK : SM_ERR));
   int64_t rows = train->n_rows;
   int rc = MPI_Allreduce(MPI_IN_PLACE, &rows, 1, MPI_INT64_T, MPI_SUM, ctx->comm);
@@ -513,17 +463,18 @@ static int copula_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_table *tr
 
   /* repair to positive definite and factor (every rank holds the same matrix) */
   if (rc == SM_OK) {
-    st->clipped = sm_repair_correlation(ctx, st->correlation, n, param_num(p, "min_eigenvalue"));
+    st->clipped =
+        sm_repair_correlation(ctx, st->correlation, n, sm_params_num(p, "min_eigenvalue"));
     rc = sm_agree(ctx, st->clipped < 0 ? -st->clipped : SM_OK);
   }
   if (rc == SM_OK) {
     memcpy(st->cholesky, st->correlation, (size_t)n * n * sizeof(double));
     st->method = choose_method(p, n);
-    rc = sm_cholesky(ctx, st->cholesky, n, st->method, (int)param_num(p, "block_size"));
+    rc = sm_cholesky(ctx, st->cholesky, n, st->method, (int)sm_params_num(p, "block_size"));
     rc = sm_agree(ctx, rc);
   }
   if (rc != SM_OK) {
-    copula_free(st);
+    sm_copula_free(st);
     return rc;
   }
   log_fit(ctx, st, MPI_Wtime() - t0);
@@ -630,224 +581,6 @@ static int copula_sample(sm_ctx *ctx, const void *state, uint64_t seed, int64_t 
   return SM_OK;
 }
 
-/* ---- save and load ------------------------------------------------------------------ */
-
-/* Per-column scalars and the concatenated segments of all marginals, as saved. */
-typedef struct copula_arrays {
-  int64_t *type, *kind, *n_categories, *n_segments; /* (n_cols) */
-  double *missing_rate, *lo, *hi;                   /* (n_cols) */
-  double *bound, *seg_lo, *seg_hi;                  /* (total segments + n_cols), (total) */
-  int64_t total;                                    /* segments over all columns */
-} copula_arrays;
-
-static void arrays_free(copula_arrays *a) {
-  free(a->type);
-  free(a->kind);
-  free(a->n_categories);
-  free(a->n_segments);
-  free(a->missing_rate);
-  free(a->lo);
-  free(a->hi);
-  free(a->bound);
-  free(a->seg_lo);
-  free(a->seg_hi);
-  memset(a, 0, sizeof *a);
-}
-
-/* Flatten the state into arrays (local). */
-static int arrays_from_state(sm_ctx *ctx, const copula_state *st, copula_arrays *a) {
-  int n = st->n_cols;
-  memset(a, 0, sizeof *a);
-  for (int j = 0; j < n; j++)
-    a->total += st->cols[j].marginal.n_segments;
-  size_t nc = (size_t)(n > 0 ? n : 1), ns = (size_t)(a->total > 0 ? a->total : 1);
-  a->type = sm_malloc(ctx, nc * sizeof(int64_t));
-  a->kind = sm_malloc(ctx, nc * sizeof(int64_t));
-  a->n_categories = sm_malloc(ctx, nc * sizeof(int64_t));
-  a->n_segments = sm_malloc(ctx, nc * sizeof(int64_t));
-  a->missing_rate = sm_malloc(ctx, nc * sizeof(double));
-  a->lo = sm_malloc(ctx, nc * sizeof(double));
-  a->hi = sm_malloc(ctx, nc * sizeof(double));
-  a->bound = sm_malloc(ctx, (ns + nc) * sizeof(double));
-  a->seg_lo = sm_malloc(ctx, ns * sizeof(double));
-  a->seg_hi = sm_malloc(ctx, ns * sizeof(double));
-  if (!a->type || !a->kind || !a->n_categories || !a->n_segments || !a->missing_rate || !a->lo ||
-      !a->hi || !a->bound || !a->seg_lo || !a->seg_hi)
-    return SM_ERR;
-
-  int64_t s = 0, b = 0;
-  for (int j = 0; j < n; j++) {
-    const copula_column *col = &st->cols[j];
-    const sm_marginal *m = &col->marginal;
-    a->type[j] = col->type;
-    a->kind[j] = col->kind;
-    a->n_categories[j] = col->n_categories;
-    a->n_segments[j] = m->n_segments;
-    a->missing_rate[j] = col->missing_rate;
-    a->lo[j] = col->lo;
-    a->hi[j] = col->hi;
-    memcpy(a->seg_lo + s, m->lo, (size_t)m->n_segments * sizeof(double));
-    memcpy(a->seg_hi + s, m->hi, (size_t)m->n_segments * sizeof(double));
-    memcpy(a->bound + b, m->bound, (size_t)(m->n_segments + 1) * sizeof(double));
-    s += m->n_segments;
-    b += m->n_segments + 1;
-  }
-  return SM_OK;
-}
-
-static int copula_save(sm_ctx *ctx, const void *state, int64_t group) {
-  const copula_state *st = state;
-  hid_t g = (hid_t)group;
-  int n = st->n_cols;
-  copula_arrays a;
-  int rc = sm_agree(ctx, arrays_from_state(ctx, st, &a));
-
-  /* every rank makes the same calls; rank 0's data is what is written */
-  int64_t nb = a.total + n;
-  if (rc == SM_OK)
-    rc = sm_h5_attr_str(ctx, g, "model", "gaussian_copula");
-  if (rc == SM_OK)
-    rc = sm_h5_attr_i64(ctx, g, "n_columns", n);
-  if (rc == SM_OK)
-    rc = sm_h5_attr_i64(ctx, g, "n_train_rows", st->n_train);
-  if (rc == SM_OK)
-    rc = sm_h5_attr_i64(ctx, g, "clipped_eigenvalues", st->clipped);
-  if (rc == SM_OK)
-    rc = sm_h5_attr_i64(ctx, g, "factorization", st->method);
-  if (rc == SM_OK)
-    rc = sm_h5_write_i64(ctx, g, "column_type", a.type, n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_i64(ctx, g, "column_kind", a.kind, n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_i64(ctx, g, "n_categories", a.n_categories, n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_i64(ctx, g, "n_segments", a.n_segments, n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "missing_rate", a.missing_rate, n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "range_lo", a.lo, n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "range_hi", a.hi, n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "segment_bound", a.bound, nb);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "segment_lo", a.seg_lo, a.total);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "segment_hi", a.seg_hi, a.total);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "correlation", st->correlation, (int64_t)n * n);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "cholesky", st->cholesky, (int64_t)n * n);
-  arrays_free(&a);
-  return sm_agree(ctx, rc);
-}
-
-/* Read one dataset and check its length. */
-static int read_f64(sm_ctx *ctx, hid_t g, const char *name, int64_t want, double **v) {
-  int64_t n = 0;
-  SM_TRY(sm_h5_read_f64(ctx, g, name, v, &n));
-  if (n != want)
-    return sm_fail(ctx, SM_EINPUT, "model dataset '%s' has %lld values, want %lld", name,
-                   (long long)n, (long long)want);
-  return SM_OK;
-}
-
-static int read_i64(sm_ctx *ctx, hid_t g, const char *name, int64_t want, int64_t **v) {
-  int64_t n = 0;
-  SM_TRY(sm_h5_read_i64(ctx, g, name, v, &n));
-  if (n != want)
-    return sm_fail(ctx, SM_EINPUT, "model dataset '%s' has %lld values, want %lld", name,
-                   (long long)n, (long long)want);
-  return SM_OK;
-}
-
-/* Read every array of a saved model with n columns (local reads). */
-static int read_arrays(sm_ctx *ctx, hid_t g, int n, copula_arrays *a) {
-  memset(a, 0, sizeof *a);
-  SM_TRY(read_i64(ctx, g, "column_type", n, &a->type));
-  SM_TRY(read_i64(ctx, g, "column_kind", n, &a->kind));
-  SM_TRY(read_i64(ctx, g, "n_categories", n, &a->n_categories));
-  SM_TRY(read_i64(ctx, g, "n_segments", n, &a->n_segments));
-  for (int j = 0; j < n; j++) {
-    if (a->n_segments[j] < 0 || a->n_segments[j] > INT32_MAX)
-      return sm_fail(ctx, SM_EINPUT, "model column %d has a bad segment count", j);
-    a->total += a->n_segments[j];
-  }
-  SM_TRY(read_f64(ctx, g, "missing_rate", n, &a->missing_rate));
-  SM_TRY(read_f64(ctx, g, "range_lo", n, &a->lo));
-  SM_TRY(read_f64(ctx, g, "range_hi", n, &a->hi));
-  SM_TRY(read_f64(ctx, g, "segment_bound", a->total + n, &a->bound));
-  SM_TRY(read_f64(ctx, g, "segment_lo", a->total, &a->seg_lo));
-  SM_TRY(read_f64(ctx, g, "segment_hi", a->total, &a->seg_hi));
-  return SM_OK;
-}
-
-/* Rebuild the columns of st from the arrays (local). */
-static int state_from_arrays(sm_ctx *ctx, copula_state *st, const copula_arrays *a) {
-  int64_t s = 0, b = 0;
-  for (int j = 0; j < st->n_cols; j++) {
-    copula_column *col = &st->cols[j];
-    col->type = (sm_coltype)a->type[j];
-    col->kind = (int)a->kind[j];
-    col->n_categories = (int)a->n_categories[j];
-    col->missing_rate = a->missing_rate[j];
-    col->lo = a->lo[j];
-    col->hi = a->hi[j];
-    int ns = (int)a->n_segments[j];
-    SM_TRY(sm_marginal_from_segments(ctx, &col->marginal, ns, a->bound + b, a->seg_lo + s,
-                                     a->seg_hi + s));
-    s += ns;
-    b += ns + 1;
-  }
-  return SM_OK;
-}
-
-static int load_into(sm_ctx *ctx, hid_t g, copula_state **out) {
-  int64_t n = 0, v = 0;
-  SM_TRY(sm_h5_get_attr_i64(ctx, g, "n_columns", &n));
-  if (n < 0 || n > 1000000)
-    return sm_fail(ctx, SM_EINPUT, "model has a bad column count %lld", (long long)n);
-  copula_state *st = state_alloc(ctx, (int)n);
-  if (!st)
-    return SM_ERR;
-  *out = st;
-  SM_TRY(sm_h5_get_attr_i64(ctx, g, "n_train_rows", &st->n_train));
-  SM_TRY(sm_h5_get_attr_i64(ctx, g, "clipped_eigenvalues", &v));
-  st->clipped = (int)v;
-  SM_TRY(sm_h5_get_attr_i64(ctx, g, "factorization", &v));
-  st->method = (int)v;
-
-  /* per-column arrays and marginals, then the matrices */
-  copula_arrays a;
-  int rc = read_arrays(ctx, g, (int)n, &a);
-  if (rc == SM_OK)
-    rc = state_from_arrays(ctx, st, &a);
-  arrays_free(&a);
-  double *c = NULL, *l = NULL;
-  if (rc == SM_OK)
-    rc = read_f64(ctx, g, "correlation", n * n, &c);
-  if (rc == SM_OK)
-    rc = read_f64(ctx, g, "cholesky", n * n, &l);
-  if (rc == SM_OK) {
-    memcpy(st->correlation, c, (size_t)(n * n) * sizeof(double));
-    memcpy(st->cholesky, l, (size_t)(n * n) * sizeof(double));
-  }
-  free(c);
-  free(l);
-  return rc;
-}
-
-static int copula_load(sm_ctx *ctx, int64_t group, void **state) {
-  copula_state *st = NULL;
-  int rc = sm_agree(ctx, load_into(ctx, (hid_t)group, &st));
-  if (rc != SM_OK) {
-    copula_free(st);
-    return rc;
-  }
-  *state = st;
-  return SM_OK;
-}
-
 const sm_model_ops sm_model_gaussian_copula = {
     .kind = "gaussian_copula",
     .summary = "Gaussian copula: empirical marginals and a normal-score correlation",
@@ -855,7 +588,7 @@ const sm_model_ops sm_model_gaussian_copula = {
     .n_params = N_PARAMS,
     .fit = copula_fit,
     .sample = copula_sample,
-    .save = copula_save,
-    .load = copula_load,
-    .free_state = copula_free,
+    .save = sm_copula_save,
+    .load = sm_copula_load,
+    .free_state = sm_copula_free,
 };

@@ -274,32 +274,6 @@ static inline double phi_eval(const sm_phi_table *t, double z) {
          (3 * s2 - 2 * s3) * t->cdf[i + 1] + (s3 - s2) * h * t->pdf[i + 1];
 }
 
-double sm_normal_from_u32(uint32_t x) {
-  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
-                             1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
-  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-                             6.680131188771972e+01, -1.328068155288572e+01};
-  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-                             -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
-  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-                             3.754408661907416e+00};
-  double p = ((double)x + 0.5) * 0x1.0p-32;
-
-  /* centre: rational in (p - 1/2) */
-  if (p >= 0.02425 && p <= 1.0 - 0.02425) {
-    double q = p - 0.5, r = q * q;
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-           (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
-  }
-
-  /* tails: rational in sqrt(-2 log tail), the upper tail taken exactly as 1 - p */
-  double tail = p < 0.5 ? p : ((double)(UINT32_MAX - x) + 0.5) * 0x1.0p-32;
-  double q = sqrt(-2.0 * log(tail));
-  double g = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-             ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
-  return p < 0.5 ? g : -g;
-}
-
 void sm_marginal_sample(const sm_marginal *m, const sm_phi_table *phi, const double *z, int stride,
                         int64_t n, double *out) {
   int bits = m->lookup_bits, last = m->n_segments - 1;

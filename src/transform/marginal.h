@@ -66,10 +66,6 @@ typedef struct sm_phi_table {
 int sm_phi_table_init(sm_ctx *ctx, sm_phi_table *t);
 void sm_phi_table_free(sm_phi_table *t);
 
-/* Fast standard normal quantile of a 32-bit draw: u = (x + 0.5) / 2^32 (rational
- * approximation, relative error below 1.2e-9). */
-double sm_normal_from_u32(uint32_t x);
-
 /* out[r] = inverse CDF of Phi(z[r * stride]) for r < n. */
 void sm_marginal_sample(const sm_marginal *m, const sm_phi_table *phi, const double *z, int stride,
                         int64_t n, double *out);

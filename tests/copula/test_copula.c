@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adult_fixture.h"
+#include "adult.h"
 #include "io/h5util.h"
 #include "models/copula.h"
 #include "models/models.h"
@@ -17,26 +17,13 @@ static const sm_model_ops *ops(void) {
   return &sm_model_gaussian_copula;
 }
 
-/* Parameters filled from the declared defaults, then one optional numeric override. */
-static void make_params(sm_params *p, const char *name, double value) {
-  const sm_model_ops *m = ops();
-  p->n = m->n_params;
-  p->desc = m->params;
-  p->num = calloc((size_t)p->n, sizeof(double));
-  p->str = calloc((size_t)p->n, sizeof(char *));
-  for (int i = 0; i < p->n; i++) {
-    if (m->params[i].type == SM_PARAM_STRING)
-      p->str[i] = (char *)m->params[i].default_value;
-    else
-      p->num[i] = strtod(m->params[i].default_value, NULL);
-    if (name && strcmp(m->params[i].name, name) == 0)
-      p->num[i] = value;
-  }
-}
-
-static void free_params(sm_params *p) {
-  free(p->num);
-  free(p->str);
+/* The Adult experiment with its model parameters at their declared defaults, or with
+ * one "model.<name>=<value>" override. */
+static void load_experiment(sm_ctx *ctx, const char *set, sm_experiment *e) {
+  int rc = test_adult_experiment(ctx, set ? 1 : 0, &set, e);
+  if (rc != SM_OK)
+    fprintf(stderr, "experiment: %s\n", ctx->msg);
+  CHECK(rc == SM_OK);
 }
 
 static int compare_double(const void *a, const void *b) {
@@ -231,10 +218,8 @@ static double reference_correlation(const sm_table *t, int a, int b) {
 
 /* Fit on this rank's block of the full table with the given parameters. */
 static void *fit_blocks(sm_ctx *ctx, const sm_table *full, const sm_params *p) {
-  int64_t lo, hi;
-  sm_partition(full->n_rows, ctx->size, ctx->rank, &lo, &hi);
   sm_table part;
-  table_slice(ctx, full, lo, hi, &part);
+  CHECK(test_table_block(ctx, full, &part) == SM_OK);
   sm_model_spec spec = {"gaussian_copula", *p};
   void *state = NULL;
   int rc = ops()->fit(ctx, &spec, &part, &state);
@@ -358,7 +343,7 @@ static void check_round_trip(sm_ctx *ctx, const void *state, const sm_schema *sc
 
 /* A constant column, an all-missing column, a partly missing integer column and a
  * categorical column of which only one category occurs. */
-static void check_degenerate(sm_ctx *ctx) {
+static void check_degenerate(sm_ctx *ctx, const sm_params *p) {
   enum { ROWS = 3001 };
   sm_schema schema = {4, calloc(4, sizeof(sm_column))};
   static const char *const cats[] = {"a", "b", "c"};
@@ -384,9 +369,7 @@ static void check_degenerate(sm_ctx *ctx) {
     t.values[2][r] = g % 10 == 3 ? NAN : (double)(g * 7 % 10);
     t.values[3][r] = 1;
   }
-  sm_params p;
-  make_params(&p, NULL, 0);
-  sm_model_spec spec = {"gaussian_copula", p};
+  sm_model_spec spec = {"gaussian_copula", *p};
   void *state = NULL;
   CHECK(ops()->fit(ctx, &spec, &t, &state) == SM_OK);
 
@@ -406,15 +389,14 @@ static void check_degenerate(sm_ctx *ctx) {
   sm_table_free(&s);
   sm_table_free(&t);
   ops()->free_state(state);
-  free_params(&p);
   free(schema.cols);
 }
 
 /* With ScaLAPACK chosen from one column on, the factor matches LAPACK's. */
 static void check_scalapack(sm_ctx *ctx, const void *lapack_state, const sm_table *full) {
-  sm_params p;
-  make_params(&p, "scalapack_min_columns", 1);
-  void *state = fit_blocks(ctx, full, &p);
+  sm_experiment e;
+  load_experiment(ctx, "model.scalapack_min_columns=1", &e);
+  void *state = fit_blocks(ctx, full, &e.model.params);
   int n = 0;
   const double *a = sm_copula_cholesky(lapack_state, &n), *b = sm_copula_cholesky(state, &n);
   double diff = 0;
@@ -424,34 +406,39 @@ static void check_scalapack(sm_ctx *ctx, const void *lapack_state, const sm_tabl
     printf("Cholesky, ScaLAPACK vs LAPACK: max diff %.3g\n", diff);
   CHECK_CLOSE(diff, 0.0, 1e-10);
   ops()->free_state(state);
-  free_params(&p);
+  sm_experiment_free(&e);
 }
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   sm_ctx ctx;
   sm_ctx_init(&ctx, MPI_COMM_WORLD);
+
+  /* every rank reads all training rows; fits use this rank's block */
+  sm_experiment e;
   sm_table full;
-  int rc = adult_read(&ctx, test_data("tabular/adult/adult.data"), &full);
-  CHECK(rc == 0 && full.n_rows > 30000);
-  if (rc != 0)
+  load_experiment(&ctx, NULL, &e);
+  int rc = test_failures ? SM_ERR : test_adult_read_all(&ctx, &e, &full);
+  if (rc != SM_OK)
+    fprintf(stderr, "reading Adult: %s\n", ctx.msg);
+  CHECK(rc == SM_OK && full.n_rows == 32561);
+  if (sm_agree(&ctx, rc) != SM_OK)
     return test_finish();
 
   /* default parameters: every Adult column keeps exact counts */
-  sm_params p;
-  make_params(&p, NULL, 0);
-  void *state = fit_blocks(&ctx, &full, &p);
+  void *state = fit_blocks(&ctx, &full, &e.model.params);
   check_sample(&ctx, state, &full, "exact");
-  check_rank_independence(&ctx, state, &full, &p);
+  check_rank_independence(&ctx, state, &full, &e.model.params);
   check_chunking(&ctx, state, &full.schema);
   check_round_trip(&ctx, state, &full.schema);
   check_scalapack(&ctx, state, &full);
   ops()->free_state(state);
-  free_params(&p);
+  check_degenerate(&ctx, &e.model.params);
+  sm_experiment_free(&e);
 
   /* few exact values allowed: wide columns go through merged quantile summaries */
-  make_params(&p, "exact_distinct_max", 50);
-  state = fit_blocks(&ctx, &full, &p);
+  load_experiment(&ctx, "model.exact_distinct_max=50", &e);
+  state = fit_blocks(&ctx, &full, &e.model.params);
   check_sample(&ctx, state, &full, "sketch");
   if (ctx.rank == 0) {
     int64_t zeros = 0, zeros_s = 0;
@@ -470,9 +457,7 @@ int main(int argc, char **argv) {
   check_chunking(&ctx, state, &full.schema);
   check_round_trip(&ctx, state, &full.schema);
   ops()->free_state(state);
-  free_params(&p);
-
-  check_degenerate(&ctx);
+  sm_experiment_free(&e);
   sm_table_free(&full);
   sm_ctx_free(&ctx);
   return test_finish();

@@ -5,13 +5,17 @@
 #include <math.h>
 #include <stdint.h>
 
+/* Values that are not missing. */
+static int64_t ref_present(const double *v, int64_t n) {
+  int64_t m = 0;
+  for (int64_t i = 0; i < n; i++)
+    m += !isnan(v[i]);
+  return m;
+}
+
 /* KS statistic: both ECDFs evaluated at every observed point. */
 static double ref_ks_complement(const double *r, int64_t nr, const double *s, int64_t ns) {
-  int64_t mr = 0, ms = 0;
-  for (int64_t i = 0; i < nr; i++)
-    mr += !isnan(r[i]);
-  for (int64_t i = 0; i < ns; i++)
-    ms += !isnan(s[i]);
+  int64_t mr = ref_present(r, nr), ms = ref_present(s, ns);
   if (mr == 0 || ms == 0)
     return NAN;
   double d = 0.0;
@@ -35,11 +39,7 @@ static double ref_ks_complement(const double *r, int64_t nr, const double *s, in
 
 /* TV complement by counting each category in turn. */
 static double ref_tv_complement(const double *r, int64_t nr, const double *s, int64_t ns, int k) {
-  int64_t mr = 0, ms = 0;
-  for (int64_t i = 0; i < nr; i++)
-    mr += !isnan(r[i]);
-  for (int64_t i = 0; i < ns; i++)
-    ms += !isnan(s[i]);
+  int64_t mr = ref_present(r, nr), ms = ref_present(s, ns);
   if (mr == 0 || ms == 0)
     return NAN;
   double tv = 0.0;

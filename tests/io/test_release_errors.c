@@ -150,10 +150,8 @@ static void test_not_a_release(sm_ctx *ctx, const char *dir) {
 }
 
 int main(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
   sm_ctx ctx;
-  sm_ctx_init(&ctx, MPI_COMM_WORLD);
-  char *dir = test_tmpdir(ctx.comm);
+  char *dir = test_io_begin(&argc, &argv, &ctx);
   CHECK(dir != NULL);
 
   test_overwrite(&ctx, dir);
@@ -161,8 +159,6 @@ int main(int argc, char **argv) {
   test_model_failure(&ctx, dir);
   test_not_a_release(&ctx, dir);
 
-  test_rmtree(ctx.comm, dir);
-  free(dir);
-  sm_ctx_free(&ctx);
+  test_io_end(&ctx, dir);
   return test_finish();
 }

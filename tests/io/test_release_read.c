@@ -188,10 +188,8 @@ static void test_model_file(sm_ctx *ctx, const char *dir, const sm_experiment *e
 }
 
 int main(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
   sm_ctx ctx;
-  sm_ctx_init(&ctx, MPI_COMM_WORLD);
-  char *dir = test_tmpdir(ctx.comm);
+  char *dir = test_io_begin(&argc, &argv, &ctx);
   CHECK(dir != NULL);
 
   /* a release to read back */
@@ -223,8 +221,6 @@ int main(int argc, char **argv) {
   test_model_file(&ctx, dir, &e);
   test_experiment_free(&e);
   sm_model_free(&m);
-  test_rmtree(ctx.comm, dir);
-  free(dir);
-  sm_ctx_free(&ctx);
+  test_io_end(&ctx, dir);
   return test_finish();
 }

@@ -82,10 +82,8 @@ static int make_smaller(sm_ctx *ctx, sm_ctx *sub) {
 }
 
 int main(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
   sm_ctx ctx;
-  sm_ctx_init(&ctx, MPI_COMM_WORLD);
-  char *dir = test_tmpdir(ctx.comm);
+  char *dir = test_io_begin(&argc, &argv, &ctx);
   CHECK(dir != NULL);
 
   /* an odd number of rows, compressed, chunks that do not divide the blocks */
@@ -128,8 +126,6 @@ int main(int argc, char **argv) {
   CHECK(t.n_rows == 0 && t.n_rows_total == 0 && t.schema.n_cols == TEST_COLS);
   sm_table_free(&t);
 
-  test_rmtree(ctx.comm, dir);
-  free(dir);
-  sm_ctx_free(&ctx);
+  test_io_end(&ctx, dir);
   return test_finish();
 }

@@ -174,6 +174,18 @@ void test_rmtree(MPI_Comm comm, const char *dir) {
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+char *test_io_begin(int *argc, char ***argv, sm_ctx *ctx) {
+  MPI_Init(argc, argv);
+  sm_ctx_init(ctx, MPI_COMM_WORLD);
+  return test_tmpdir(ctx->comm);
+}
+
+void test_io_end(sm_ctx *ctx, char *dir) {
+  test_rmtree(ctx->comm, dir);
+  free(dir);
+  sm_ctx_free(ctx);
+}
+
 const char *test_path(int slot, const char *dir, const char *name) {
   static char buf[4][4096];
   snprintf(buf[slot & 3], sizeof buf[0], "%s/%s", dir, name);

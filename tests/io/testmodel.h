@@ -34,6 +34,12 @@ void test_experiment(sm_experiment *e, int64_t rows, uint64_t seed, int64_t chun
                      int compression);
 void test_experiment_free(sm_experiment *e);
 
+/* Start a test program: MPI_Init, ctx on MPI_COMM_WORLD and a fresh directory under /tmp
+ * (its name malloc'd, NULL when it could not be made). test_io_end removes the directory
+ * and frees both; MPI_Finalize is left to test_finish. */
+char *test_io_begin(int *argc, char ***argv, sm_ctx *ctx);
+void test_io_end(sm_ctx *ctx, char *dir);
+
 /* Rank 0 makes a fresh directory under /tmp; every rank gets its name (malloc'd). */
 char *test_tmpdir(MPI_Comm comm);
 /* Rank 0 removes a directory tree. */
