@@ -11,12 +11,18 @@
 
 /* Purposes: one per independent use of randomness in the program. */
 enum sm_stream_purpose {
-  SM_STREAM_SAMPLE = 1,  /* model sampling, per release row */
-  SM_STREAM_MISSING = 2, /* missing-value decisions, per release row */
-  SM_STREAM_HOLDOUT = 3, /* holdout split, per input row */
-  SM_STREAM_FIT = 4,     /* randomness used while fitting, per input row */
-  SM_STREAM_EVAL = 5,    /* evaluation subsampling, per row */
-  SM_STREAM_TEST = 99    /* tests only */
+  SM_STREAM_SAMPLE = 1,     /* model sampling, per release row */
+  SM_STREAM_MISSING = 2,    /* missing-value decisions, per release row */
+  SM_STREAM_HOLDOUT = 3,    /* holdout split, per input row */
+  SM_STREAM_FIT = 4,        /* randomness used while fitting, per input row */
+  SM_STREAM_EVAL = 5,       /* evaluation subsampling, per row */
+  SM_STREAM_NN_INIT = 6,    /* network initialisation, per parameter index */
+  SM_STREAM_NN_BATCH = 7,   /* which rows form each training batch */
+  SM_STREAM_NN_NOISE = 8,   /* per-row training noise (reparameterisation, Gumbel) */
+  SM_STREAM_NN_DROPOUT = 9, /* dropout masks, per row */
+  SM_STREAM_ENCODE = 10,    /* mode choice of mode-specific normalisation, per row */
+  SM_STREAM_DECODE = 11,    /* decoding noise, per release row */
+  SM_STREAM_TEST = 99       /* tests only */
 };
 
 typedef struct sm_rng {

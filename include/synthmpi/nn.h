@@ -1,0 +1,168 @@
+/* The layer engine: float32 layers with forward and backward side by side.
+ *
+ * Conventions (every function):
+ * - activations are row-major (rows, features) float arrays; rows are this rank's rows of
+ *   the global batch;
+ * - forward(out, in..., sizes), backward(d_in, param grads, d_out, saved inputs..., sizes):
+ *   gradients first, then what the forward saw;
+ * - parameter gradients ACCUMULATE (+=) into the model's gradient buffer, so a step zeroes
+ *   the buffer once, runs every backward, then allreduces the buffer once;
+ * - d_in may be NULL when the input's gradient is not needed (the first layer).
+ * Randomness (initialisation, dropout, Gumbel noise) comes from Philox streams keyed by
+ * (seed, purpose, global row or parameter index), so the number of ranks never changes it.
+ */
+#ifndef SYNTHMPI_NN_H
+#define SYNTHMPI_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "synthmpi/core.h"
+
+/* ---- parameters: one contiguous block of values and one of gradients ---------------- */
+
+typedef struct sm_nn_params {
+  float *value; /* (n) */
+  float *grad;  /* (n) */
+  size_t n;     /* floats reserved so far (final once allocated) */
+} sm_nn_params;
+
+/* Reserve n floats; returns their offset. Call before sm_nn_params_alloc. */
+size_t sm_nn_reserve(sm_nn_params *p, size_t n);
+/* Allocate value and grad (zeroed) for everything reserved. */
+int sm_nn_params_alloc(sm_ctx *ctx, sm_nn_params *p);
+void sm_nn_params_free(sm_nn_params *p);
+void sm_nn_zero_grad(sm_nn_params *p);
+
+/* Collective: grad <- sum over ranks of grad, then scaled by `scale` (1 / global batch).
+ * One MPI_Allreduce over the whole buffer. */
+int sm_nn_allreduce_grad(sm_ctx *ctx, sm_nn_params *p, float scale);
+
+/* Order-independent checksum of the values (for "all ranks hold the same parameters"). */
+uint64_t sm_nn_checksum(const sm_nn_params *p);
+
+/* ---- initialisation ----------------------------------------------------------------- */
+
+/* Fill value[off .. off+n) with U(-bound, bound) from the stream (seed, purpose, off + k). */
+void sm_nn_init_uniform(sm_nn_params *p, size_t off, size_t n, float bound, uint64_t seed);
+/* Xavier/Glorot uniform: bound = gain * sqrt(6 / (fan_in + fan_out)). */
+float sm_nn_xavier_bound(int fan_in, int fan_out, float gain);
+/* Kaiming/He uniform: bound = gain * sqrt(3 / fan_in); PyTorch's Linear default is
+ * gain = sqrt(2 / (1 + 5)) (a = sqrt 5), i.e. bound = 1 / sqrt(fan_in). */
+float sm_nn_kaiming_bound(int fan_in, float gain);
+
+/* ---- linear ------------------------------------------------------------------------- */
+
+typedef struct sm_linear {
+  int in, out;
+  size_t w; /* offset of W (in, out), row-major */
+  size_t b; /* offset of b (out) */
+} sm_linear;
+
+/* Reserve W and b in p. */
+void sm_linear_reserve(sm_linear *l, sm_nn_params *p, int in, int out);
+/* PyTorch's default initialisation (U(-1/sqrt(in), 1/sqrt(in)) for W and b). */
+void sm_linear_init_default(const sm_linear *l, sm_nn_params *p, uint64_t seed);
+/* y (rows, out) = x (rows, in) W + b, through SGEMM. */
+void sm_linear_forward(float *y, const float *x, const sm_linear *l, const sm_nn_params *p,
+                       int rows);
+/* dW += x^T dy, db += sum_rows dy, dx = dy W^T (dx may be NULL). */
+void sm_linear_backward(float *dx, sm_nn_params *p, const float *dy, const float *x,
+                        const sm_linear *l, int rows);
+/* Per-example squared gradient norms of W and b (for DP-SGD clipping, later):
+ * norm2[r] += |x_r|^2 |dy_r|^2 + |dy_r|^2. */
+void sm_linear_example_norms(double *norm2, const float *dy, const float *x, const sm_linear *l,
+                             int rows);
+
+/* ---- activations (elementwise over n values; dx may alias dy) ---------------------- */
+
+void sm_relu_forward(float *y, const float *x, size_t n);
+void sm_relu_backward(float *dx, const float *dy, const float *x, size_t n);
+void sm_leaky_relu_forward(float *y, const float *x, size_t n, float slope);
+void sm_leaky_relu_backward(float *dx, const float *dy, const float *x, size_t n, float slope);
+void sm_tanh_forward(float *y, const float *x, size_t n);
+void sm_tanh_backward(float *dx, const float *dy, const float *y, size_t n); /* uses y */
+/* GELU, exact (erf) form as PyTorch's default. */
+void sm_gelu_forward(float *y, const float *x, size_t n);
+void sm_gelu_backward(float *dx, const float *dy, const float *x, size_t n);
+
+/* ---- softmax over column spans ------------------------------------------------------ */
+
+/* y[r, start .. start+width) = softmax(x[r, start .. start+width)); stride = row width. */
+void sm_softmax_forward(float *y, const float *x, int rows, int stride, int start, int width);
+void sm_softmax_backward(float *dx, const float *dy, const float *y, int rows, int stride,
+                         int start, int width);
+/* Gumbel-softmax with temperature tau: y = softmax((x + g) / tau), g Gumbel noise from the
+ * stream (seed, purpose, global row row0 + r), one draw per element of the span. */
+void sm_gumbel_softmax_forward(float *y, const float *x, int rows, int stride, int start, int width,
+                               float tau, uint64_t seed, uint32_t purpose, int64_t row0);
+/* Backward of the above given its output y (the noise enters only the forward). */
+void sm_gumbel_softmax_backward(float *dx, const float *dy, const float *y, int rows, int stride,
+                                int start, int width, float tau);
+
+/* ---- dropout ------------------------------------------------------------------------ */
+
+/* Inverted dropout: mask[r, j] = keep ? 1/(1-rate) : 0 from the stream
+ * (seed, purpose, global row row0 + r), element j. y = x * mask. */
+void sm_dropout_forward(float *y, float *mask, const float *x, int rows, int cols, float rate,
+                        uint64_t seed, uint32_t purpose, int64_t row0);
+void sm_dropout_backward(float *dx, const float *dy, const float *mask, size_t n);
+
+/* ---- batch normalisation, synchronised over ranks ----------------------------------- */
+
+typedef struct sm_batchnorm {
+  int features;
+  size_t gamma, beta;     /* offsets of scale and shift (features) */
+  double *running_mean;   /* (features) */
+  double *running_var;    /* (features), unbiased like PyTorch */
+  double momentum, eps;   /* PyTorch defaults 0.1, 1e-5 */
+  double *mean, *inv_std; /* (features) saved by the training forward for the backward */
+} sm_batchnorm;
+
+int sm_batchnorm_reserve(sm_ctx *ctx, sm_batchnorm *bn, sm_nn_params *p, int features);
+void sm_batchnorm_init(const sm_batchnorm *bn, sm_nn_params *p); /* gamma 1, beta 0 */
+void sm_batchnorm_free(sm_batchnorm *bn);
+/* Collective when training: batch statistics are the GLOBAL batch's (local sums
+ * allreduced), so the result is the same at any rank count. global_rows is the global batch
+ * size. Not training: running statistics, no communication. */
+int sm_batchnorm_forward(sm_ctx *ctx, float *y, const float *x, sm_batchnorm *bn,
+                         const sm_nn_params *p, int rows, int64_t global_rows, int training);
+/* Collective (allreduces the sums of dy and dy * x_hat over the global batch). */
+int sm_batchnorm_backward(sm_ctx *ctx, float *dx, sm_nn_params *p, const float *dy, const float *x,
+                          const sm_batchnorm *bn, int rows, int64_t global_rows);
+
+/* ---- losses: return the SUM over this rank's rows, write d(loss)/d(input) * scale ---- */
+
+/* 0.5 * sum (x - t)^2. */
+double sm_mse_loss(float *dx, const float *x, const float *t, size_t n, float scale);
+/* Cross-entropy of logits x[r, start..start+width) against class target[r]
+ * (target < 0: row skipped). */
+double sm_cross_entropy_loss(float *dx, const float *x, const int32_t *target, int rows, int stride,
+                             int start, int width, float scale);
+/* Gaussian negative log-likelihood of t under N(mu, exp(logvar)):
+ * 0.5 * sum (logvar + (t - mu)^2 / exp(logvar)) (the constant log 2 pi left out).
+ * dmu and dlogvar may be NULL. */
+double sm_gaussian_nll_loss(float *dmu, float *dlogvar, const float *mu, const float *logvar,
+                            const float *t, size_t n, float scale);
+/* KL(N(mu, exp(logvar)) || N(0, 1)) = -0.5 * sum (1 + logvar - mu^2 - exp(logvar)). */
+double sm_kl_normal_loss(float *dmu, float *dlogvar, const float *mu, const float *logvar, size_t n,
+                         float scale);
+
+/* ---- optimiser ---------------------------------------------------------------------- */
+
+typedef struct sm_adam {
+  double lr, beta1, beta2, eps;
+  double weight_decay; /* L2 added to the gradient (Adam) or decoupled (AdamW) */
+  int decoupled;       /* 1: AdamW */
+  int64_t step;        /* steps taken */
+  float *m, *v;        /* (n) first and second moments */
+  size_t n;
+} sm_adam;
+
+int sm_adam_init(sm_ctx *ctx, sm_adam *opt, size_t n, double lr, double beta1, double beta2,
+                 double eps, double weight_decay, int decoupled);
+void sm_adam_free(sm_adam *opt);
+/* One update of p->value from p->grad (PyTorch's Adam/AdamW arithmetic). */
+void sm_adam_step(sm_adam *opt, sm_nn_params *p);
+
+#endif
