@@ -16,10 +16,11 @@
 
 /* Exit codes of the program, also used as status codes inside it. */
 typedef enum sm_status {
-  SM_OK = 0,     /* done */
-  SM_ERR = 1,    /* anything else: library failure, I/O error, bug */
-  SM_EINPUT = 2, /* bad input data or configuration */
-  SM_EBUDGET = 3 /* refused by a privacy budget */
+  SM_OK = 0,          /* done */
+  SM_ERR = 1,         /* anything else: library failure, I/O error, bug */
+  SM_EINPUT = 2,      /* bad input data or configuration */
+  SM_EBUDGET = 3,     /* refused by a privacy budget */
+  SM_EINTERRUPTED = 4 /* stopped by a signal after writing a checkpoint: run again to resume */
 } sm_status;
 
 /* Log levels: numeric, larger is chattier. */

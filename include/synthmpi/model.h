@@ -2,10 +2,22 @@
 #ifndef SYNTHMPI_MODEL_H
 #define SYNTHMPI_MODEL_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "synthmpi/config.h"
 #include "synthmpi/table.h"
+
+/* How a fit runs: seeds, checkpoints and the stop request of a signal. */
+typedef struct sm_fit_options {
+  const char *checkpoint;            /* checkpoint file, or NULL for none */
+  int checkpoint_every;              /* epochs between checkpoints; 0: only when stopped */
+  int resume;                        /* continue from the checkpoint (refused if it is missing or
+                                      * was written by a different experiment) */
+  uint64_t experiment_hash;          /* identifies the data and model settings of the experiment */
+  const volatile sig_atomic_t *stop; /* becomes non-zero on SIGTERM/SIGUSR1: checkpoint and return
+                                      * SM_EINTERRUPTED at the next step (checked collectively) */
+} sm_fit_options;
 
 typedef struct sm_model_ops {
   const char *kind;            /* name used in model.kind */
@@ -15,7 +27,8 @@ typedef struct sm_model_ops {
 
   /* Collective. Fit on the rank-local training rows; *state is owned by the caller
    * and released with free_state. */
-  int (*fit)(sm_ctx *ctx, const sm_model_spec *spec, const sm_table *train, void **state);
+  int (*fit)(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options *opt,
+             const sm_table *train, void **state);
 
   /* Local (no communication). Fill global release rows [row0, row0 + out->n_rows) of
    * out, whose schema is the training schema. Row i's values depend only on (seed, i). */

@@ -85,7 +85,7 @@ int sm_cli_fit(sm_ctx *ctx, const sm_experiment *e, const sm_table *train, sm_mo
   /* fit is collective; the schema travels with the model */
   double t0 = sm_elapsed(ctx);
   sm_log(ctx, SM_LOG_INFO, "fitting %s on %lld rows", m->ops->kind, (long long)train->n_rows_total);
-  int rc = m->ops->fit(ctx, &e->model, train, &m->state);
+  int rc = m->ops->fit(ctx, &e->model, NULL, train, &m->state);
   SM_TRY(sm_agree(ctx, rc));
   if (sm_schema_copy(&m->schema, &train->schema) != SM_OK)
     return sm_fail(ctx, SM_ERR, "out of memory copying the schema");

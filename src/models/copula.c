@@ -444,7 +444,8 @@ static void log_fit(const sm_ctx *ctx, const copula_state *st, double seconds) {
          st->method == SM_FACTOR_SCALAPACK ? "ScaLAPACK" : "LAPACK", seconds);
 }
 
-static int copula_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_table *train, void **state) {
+static int copula_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options *opt,
+                      const sm_table *train, void **state) {
   double t0 = MPI_Wtime();
   const sm_params *p = &spec->params;
   int n = train->schema.n_cols;

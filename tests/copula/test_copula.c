@@ -222,7 +222,7 @@ static void *fit_blocks(sm_ctx *ctx, const sm_table *full, const sm_params *p) {
   CHECK(test_table_block(ctx, full, &part) == SM_OK);
   sm_model_spec spec = {"gaussian_copula", *p};
   void *state = NULL;
-  int rc = ops()->fit(ctx, &spec, &part, &state);
+  int rc = ops()->fit(ctx, &spec, NULL, &part, &state);
   if (rc != SM_OK)
     fprintf(stderr, "fit failed: %s\n", ctx->msg);
   CHECK(rc == SM_OK);
@@ -371,7 +371,7 @@ static void check_degenerate(sm_ctx *ctx, const sm_params *p) {
   }
   sm_model_spec spec = {"gaussian_copula", *p};
   void *state = NULL;
-  CHECK(ops()->fit(ctx, &spec, &t, &state) == SM_OK);
+  CHECK(ops()->fit(ctx, &spec, NULL, &t, &state) == SM_OK);
 
   /* sample and check each column */
   sm_table s;
