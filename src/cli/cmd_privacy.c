@@ -126,6 +126,7 @@ static int parse_privacy(sm_ctx *ctx, const sm_cli_args *args, privacy_opts *o) 
   while (start < args->argc && args->argv[start] != args->command)
     start++;
   for (int i = start + 1; i < args->argc; i++) {
+    /* the global quiet/verbose flags are accepted here too; privacy logs nothing */
     if (strcmp(args->argv[i], "-q") == 0 || strcmp(args->argv[i], "-v") == 0)
       continue;
     SM_TRY(parse_one(ctx, o, args->argc, args->argv, &i));

@@ -110,7 +110,7 @@ static int discretise(sm_ctx *ctx, const sm_dp_sgd *mech, double half_width, dou
     n++;
     t_max += mesh;
   }
-  if (n > (int64_t)1 << 28)
+  if (n > (int64_t)1 << 26)
     return sm_fail(ctx, SM_EINPUT, "PRV accountant: mesh of %lld points is too large",
                    (long long)n);
   double dt = (t_max - t_min) / (double)(n - 1);

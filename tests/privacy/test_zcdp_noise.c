@@ -34,7 +34,7 @@ static void check_zcdp_reference(sm_ctx *ctx) {
     seen++;
   }
   CHECK(seen == t.n_rows && seen >= 8);
-  printf("zcdp: %d rows, max relative error %.3g\n", seen, worst);
+  printf("zcdp: %d rows, max relative error %.3g (tol 1e-8, cdp_delta 1e-6)\n", seen, worst);
 }
 
 /* Mechanism rho, and conversions that agree with each other and with the standard
