@@ -18,6 +18,8 @@ void sm_cli_usage(const sm_ctx *ctx, FILE *out) {
         "  check EXPERIMENT      validate the experiment and print it fully resolved\n"
         "  inspect FILE          show schema, provenance and size of a release or model\n"
         "  export RELEASE        write a release in another format\n"
+        "  privacy [options]     privacy accounting: epsilon of DP-SGD, noise for a target\n"
+        "                        epsilon, zCDP conversions (synthmpi privacy --help)\n"
         "\n"
         "options:\n"
         "  --set KEY=VALUE       override an experiment key, e.g. --set sampling.rows=1000\n"
@@ -104,6 +106,8 @@ static int parse_option(sm_ctx *ctx, sm_cli_args *a, int argc, char **argv, int 
 
 int sm_cli_parse(sm_ctx *ctx, int argc, char **argv, sm_cli_args *a) {
   memset(a, 0, sizeof(*a));
+  a->argc = argc;
+  a->argv = argv;
   for (int i = 1; i < argc; i++) {
     if (argv[i][0] == '-' && argv[i][1] != '\0') {
       int rc = parse_option(ctx, a, argc, argv, &i);
@@ -111,6 +115,8 @@ int sm_cli_parse(sm_ctx *ctx, int argc, char **argv, sm_cli_args *a) {
         return rc;
     } else if (!a->command) {
       a->command = argv[i];
+      if (strcmp(a->command, "privacy") == 0)
+        break; /* privacy reads its own options from argv */
     } else if (!a->target) {
       a->target = argv[i];
     } else {
@@ -118,12 +124,12 @@ int sm_cli_parse(sm_ctx *ctx, int argc, char **argv, sm_cli_args *a) {
     }
   }
 
-  /* every command takes exactly one file */
+  /* every command but privacy takes exactly one file */
   if (!a->command) {
     sm_cli_usage(ctx, stderr);
     return sm_fail(ctx, SM_EINPUT, "no command given");
   }
-  if (!a->target)
+  if (!a->target && strcmp(a->command, "privacy") != 0)
     return sm_fail(ctx, SM_EINPUT, "%s: missing the file argument (try synthmpi --help)",
                    a->command);
   if (a->verbosity < 0)

@@ -11,7 +11,7 @@
 
 /* Parsed command line, the same on every rank. */
 typedef struct sm_cli_args {
-  const char *command; /* run, fit, sample, eval, check, inspect, export */
+  const char *command; /* run, fit, sample, eval, check, inspect, export, privacy */
   const char *target;  /* the experiment file, or the file to inspect/export */
   int n_sets;          /* --set key=value overrides */
   char *sets[SM_CLI_MAX_SETS];
@@ -20,6 +20,8 @@ typedef struct sm_cli_args {
   const char *format;  /* --format (export) */
   const char *output;  /* --output FILE (export) */
   int verbosity;       /* -q: -1, -v: +1 */
+  int argc;            /* the raw command line, for commands that parse their own options */
+  char **argv;
 } sm_cli_args;
 
 /* Real data read for a run: training rows and (possibly empty) held-out rows. */
@@ -53,5 +55,6 @@ int sm_cmd_eval(sm_ctx *ctx, const sm_cli_args *args);
 int sm_cmd_check(sm_ctx *ctx, const sm_cli_args *args);
 int sm_cmd_inspect(sm_ctx *ctx, const sm_cli_args *args);
 int sm_cmd_export(sm_ctx *ctx, const sm_cli_args *args);
+int sm_cmd_privacy(sm_ctx *ctx, const sm_cli_args *args);
 
 #endif
