@@ -134,6 +134,19 @@ static int read_version(const cfg_source *src, const cfg_node *root, sm_experime
   return SM_OK;
 }
 
+/* A release name: one file directly in the output directory, not one of the run's other
+ * files and not an unfinished one. */
+static int output_name_ok(const char *name) {
+  static const char *const taken[] = {".", "..", "model.h5", "evaluation.json"};
+  size_t n = strlen(name);
+  if (n == 0 || strchr(name, '/') || (n >= 8 && strcmp(name + n - 8, ".partial") == 0))
+    return 0;
+  for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++)
+    if (strcmp(name, taken[i]) == 0)
+      return 0;
+  return 1;
+}
+
 static int read_sampling(const cfg_source *src, const cfg_node *root, sm_experiment *e) {
   const cfg_node *map = NULL;
   sm_sampling_spec *s = &e->sampling;
@@ -146,10 +159,10 @@ static int read_sampling(const cfg_source *src, const cfg_node *root, sm_experim
   char dflt[PATH_MAX];
   snprintf(dflt, sizeof dflt, "%s.h5", e->name);
   SM_TRY(cfg_get_string(src, map, "sampling", "output", dflt, &s->output));
-  if (!s->output[0] || s->output[0] == '/')
+  if (!output_name_ok(s->output))
     return cfg_error(src, cfg_get(map, "output"),
-                     "sampling.output: expected a file name under "
-                     "runtime.output_dir, got '%s'",
+                     "sampling.output: expected a file name under runtime.output_dir (no "
+                     "'/', not '.', '..', *.partial, model.h5 or evaluation.json), got '%s'",
                      s->output);
 
   int64_t level = 0;
