@@ -201,6 +201,19 @@ static int check_target(const cfg_source *src, const cfg_node *map, const sm_exp
                    e->evaluation.target);
 }
 
+/* The target's position for messages given once the data are read. */
+static int note_target(const cfg_source *src, const cfg_node *node, sm_eval_spec *v) {
+  char at[SM_MSG_MAX / 2];
+  if (!node)
+    return SM_OK;
+  if (node->origin)
+    snprintf(at, sizeof at, "--set %s: ", node->origin);
+  else
+    snprintf(at, sizeof at, "%s:%d:%d: ", src->file, node->line, node->column);
+  v->target_at = sm_strdup(at);
+  return v->target_at ? SM_OK : sm_fail(src->ctx, SM_ERR, "out of memory");
+}
+
 static int read_evaluation(const cfg_source *src, const cfg_node *root, sm_experiment *e) {
   const cfg_node *map = NULL;
   sm_eval_spec *v = &e->evaluation;
@@ -210,6 +223,7 @@ static int read_evaluation(const cfg_source *src, const cfg_node *root, sm_exper
   SM_TRY(cfg_get_bool(src, map, section, "enabled", 1, &v->enabled));
   SM_TRY(cfg_get_string(src, map, section, "target", NULL, &v->target));
   SM_TRY(check_target(src, map, e));
+  SM_TRY(note_target(src, cfg_get(map, "target"), v));
   SM_TRY(cfg_get_int(src, map, section, "max_rows", 100, INT64_MAX, 100000, &v->max_rows));
   SM_TRY(cfg_get_uint64(src, map, section, "seed", 1, &v->seed));
 
@@ -364,6 +378,7 @@ void sm_experiment_free(sm_experiment *e) {
   cfg_params_free(&e->model.params);
   free(e->sampling.output);
   free(e->evaluation.target);
+  free(e->evaluation.target_at);
   free(e->runtime.output_dir);
   free(e->resolved);
   memset(e, 0, sizeof(*e));
