@@ -38,6 +38,25 @@ int sm_cli_load(sm_ctx *ctx, const sm_cli_args *args, sm_experiment *e) {
   return sm_agree(ctx, set_blas_threads(ctx, e));
 }
 
+/* Local (the schema is the same on every rank): the evaluation target names a column, and a
+ * discrete one when utility is on; checked before anything is written. */
+static int check_target(sm_ctx *ctx, const sm_experiment *e, const sm_schema *s) {
+  const sm_eval_spec *v = &e->evaluation;
+  const char *at = v->target_at ? v->target_at : "";
+  if (!v->enabled || !v->target)
+    return SM_OK;
+  int j = sm_schema_find(s, v->target);
+  if (j < 0)
+    return sm_fail(ctx, SM_EINPUT, "%sevaluation.target: '%s' is not a column of %s", at, v->target,
+                   e->data.path);
+  if (v->utility && !sm_coltype_is_discrete(s->cols[j].type))
+    return sm_fail(ctx, SM_EINPUT,
+                   "%sevaluation.target: column '%s' is %s; utility needs a categorical or "
+                   "boolean target",
+                   at, v->target, sm_coltype_name(s->cols[j].type));
+  return SM_OK;
+}
+
 int sm_cli_read_data(sm_ctx *ctx, const sm_experiment *e, sm_dataset *d) {
   memset(d, 0, sizeof(*d));
   double t0 = sm_elapsed(ctx);
@@ -66,7 +85,7 @@ int sm_cli_read_data(sm_ctx *ctx, const sm_experiment *e, sm_dataset *d) {
          (long long)d->train.n_rows_total, (long long)d->holdout.n_rows_total,
          d->train.schema.n_cols, sm_elapsed(ctx) - t0);
   sm_schema_log(ctx, &d->train.schema);
-  return SM_OK;
+  return check_target(ctx, e, &d->train.schema);
 }
 
 void sm_cli_dataset_free(sm_dataset *d) {
@@ -110,18 +129,34 @@ int sm_cli_sample(sm_ctx *ctx, sm_experiment *e, const sm_model *m, int64_t trai
   return rc;
 }
 
+/* Local: a release evaluated against data must have the data's columns, in order. */
+static int same_columns(sm_ctx *ctx, const char *release, const sm_schema *synth, const char *data,
+                        const sm_schema *real) {
+  if (synth->n_cols != real->n_cols)
+    return sm_fail(ctx, SM_EINPUT, "%s: %d columns, but %s has %d", release, synth->n_cols, data,
+                   real->n_cols);
+  for (int j = 0; j < real->n_cols; j++) {
+    const sm_column *a = &synth->cols[j], *b = &real->cols[j];
+    if (strcmp(a->name, b->name) != 0 || a->type != b->type)
+      return sm_fail(ctx, SM_EINPUT, "%s: column %d is '%s' (%s), but in %s it is '%s' (%s)",
+                     release, j + 1, a->name, sm_coltype_name(a->type), data, b->name,
+                     sm_coltype_name(b->type));
+  }
+  return SM_OK;
+}
+
 int sm_cli_evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_dataset *d, const char *release) {
   double t0 = sm_elapsed(ctx);
   sm_table synth;
   SM_TRY(sm_release_read(ctx, release, &synth));
-  if (synth.schema.n_cols != d->train.schema.n_cols) {
+  int rc = same_columns(ctx, release, &synth.schema, e->data.path, &d->train.schema);
+  if (rc != SM_OK) {
     sm_table_free(&synth);
-    return sm_fail(ctx, SM_EINPUT, "%s: %d columns, but the data have %d", release,
-                   synth.schema.n_cols, d->train.schema.n_cols);
+    return rc;
   }
 
   char *json = sm_cli_eval_path(e);
-  int rc = sm_evaluate(ctx, e, &d->train, &d->holdout, &synth, json);
+  rc = sm_evaluate(ctx, e, &d->train, &d->holdout, &synth, json);
   if (rc == SM_OK)
     sm_log(ctx, SM_LOG_INFO, "evaluation written: %s (%.2f s)", json, sm_elapsed(ctx) - t0);
   free(json);
