@@ -24,6 +24,7 @@ void sm_cli_usage(const sm_ctx *ctx, FILE *out) {
         "options:\n"
         "  --set KEY=VALUE       override an experiment key, e.g. --set sampling.rows=1000\n"
         "                        (repeatable)\n"
+        "  --resume              fit, run: continue from <output_dir>/checkpoint.h5\n"
         "  --model FILE          sample: model file (default <output_dir>/model.h5)\n"
         "  --release FILE        eval: release file (default <output_dir>/<sampling.output>)\n"
         "  --format csv          export: output format\n"
@@ -34,7 +35,8 @@ void sm_cli_usage(const sm_ctx *ctx, FILE *out) {
         "  --version             print the version\n"
         "\n"
         "exit codes: 0 done, 1 failure, 2 bad input or configuration,\n"
-        "            3 refused by a privacy budget\n",
+        "            3 refused by a privacy budget, 4 stopped by a signal after writing\n"
+        "            a checkpoint (run again with --resume)\n",
         out);
 }
 
@@ -66,6 +68,10 @@ static int parse_option(sm_ctx *ctx, sm_cli_args *a, int argc, char **argv, int 
   }
   if (strcmp(opt, "-q") == 0 || strcmp(opt, "--quiet") == 0) {
     a->verbosity = -1;
+    return SM_OK;
+  }
+  if (strcmp(opt, "--resume") == 0) {
+    a->resume = 1;
     return SM_OK;
   }
   if (strcmp(opt, "-v") == 0 || strcmp(opt, "--verbose") == 0) {

@@ -37,7 +37,7 @@ int sm_cmd_run(sm_ctx *ctx, const sm_cli_args *args) {
   if (rc == SM_OK)
     rc = sm_cli_read_data(ctx, &e, &d);
   if (rc == SM_OK)
-    rc = sm_cli_fit(ctx, &e, &d.train, &m);
+    rc = sm_cli_fit(ctx, &e, args, &d.train, &m);
 
   /* keep the fitted model beside the release, then sample */
   if (rc == SM_OK) {

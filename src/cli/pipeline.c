@@ -8,6 +8,7 @@
 #include "synthmpi/data.h"
 #include "synthmpi/eval.h"
 #include "synthmpi/release.h"
+#include "synthmpi/rng.h"
 
 /* BLAS threads: the experiment's value, else cores on the node divided by the ranks on it. */
 static int set_blas_threads(sm_ctx *ctx, const sm_experiment *e) {
@@ -93,7 +94,21 @@ void sm_cli_dataset_free(sm_dataset *d) {
   sm_table_free(&d->holdout);
 }
 
-int sm_cli_fit(sm_ctx *ctx, const sm_experiment *e, const sm_table *train, sm_model *m) {
+/* The settings that decide what a fit computes: the resolved data, holdout and model
+ * sections (not sampling, evaluation or runtime), hashed. */
+static uint64_t training_hash(const sm_experiment *e) {
+  const char *from = strstr(e->resolved, "\ndata:");
+  const char *to = strstr(e->resolved, "\nsampling:");
+  if (!from || !to || to < from)
+    from = e->resolved, to = e->resolved + strlen(e->resolved);
+  uint64_t h = sm_hash64(0x73796e74686d7069ULL);
+  for (const char *c = from; c < to; c++)
+    h = sm_hash64(h ^ (unsigned char)*c);
+  return h;
+}
+
+int sm_cli_fit(sm_ctx *ctx, const sm_experiment *e, const sm_cli_args *args, const sm_table *train,
+               sm_model *m) {
   memset(m, 0, sizeof(*m));
   m->ops = sm_model_find(e->model.kind);
   if (!m->ops)
@@ -104,8 +119,18 @@ int sm_cli_fit(sm_ctx *ctx, const sm_experiment *e, const sm_table *train, sm_mo
   /* fit is collective; the schema travels with the model */
   double t0 = sm_elapsed(ctx);
   sm_log(ctx, SM_LOG_INFO, "fitting %s on %lld rows", m->ops->kind, (long long)train->n_rows_total);
-  int rc = m->ops->fit(ctx, &e->model, NULL, train, &m->state);
-  SM_TRY(sm_agree(ctx, rc));
+  char *checkpoint = sm_cli_checkpoint_path(e);
+  sm_fit_options opt = {.checkpoint = checkpoint,
+                        .resume = args->resume,
+                        .experiment_hash = training_hash(e),
+                        .stop = sm_cli_catch_stop_signals()};
+  int rc = sm_agree(ctx, m->ops->fit(ctx, &e->model, &opt, train, &m->state));
+  sm_cli_release_stop_signals();
+  if (rc == SM_EINTERRUPTED)
+    sm_fail(ctx, rc, "stopped by a signal; checkpoint written to %s: run again with --resume",
+            checkpoint);
+  free(checkpoint);
+  SM_TRY(rc);
   if (sm_schema_copy(&m->schema, &train->schema) != SM_OK)
     return sm_fail(ctx, SM_ERR, "out of memory copying the schema");
   sm_log(ctx, SM_LOG_INFO, "fitted %s in %.2f s", m->ops->kind, sm_elapsed(ctx) - t0);
@@ -166,6 +191,10 @@ int sm_cli_evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_dataset *d, co
 
 char *sm_cli_release_path(const sm_experiment *e) {
   return sm_experiment_output(e, e->sampling.output);
+}
+
+char *sm_cli_checkpoint_path(const sm_experiment *e) {
+  return sm_experiment_output(e, "checkpoint.h5");
 }
 
 char *sm_cli_model_path(const sm_experiment *e) {
