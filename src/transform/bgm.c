@@ -295,7 +295,8 @@ int sm_bgm_fit(sm_ctx *ctx, const double *v, int64_t n, const sm_encoder_options
   bgm_post p;
   memset(&p, 0, sizeof p);
   memset(out, 0, sizeof *out);
-  p.k = opt->max_modes;
+  /* a constant column is one mode (empty components at its value would split it) */
+  p.k = sum->hi > sum->lo ? opt->max_modes : 1;
   p.shift = sum->mean;
   p.cov_prior = var;
   p.concentration = opt->concentration;

@@ -33,8 +33,9 @@ typedef struct sm_bgm_summary {
 
 /* Collective. Fit the mixture to the n local values v (NaN values skipped) with the
  * option's max_modes, max_iter, tol (lower bound change per value), concentration and
- * weight_threshold (modes of weight above it are kept, at least the heaviest one). With no
- * present value at all the mixture is one mode N(0, 1). */
+ * weight_threshold (modes of weight above it are kept, at least the heaviest one). A column
+ * with one distinct value is fitted with one component; with no present value at all the
+ * mixture is one mode N(0, 1). */
 int sm_bgm_fit(sm_ctx *ctx, const double *v, int64_t n, const sm_encoder_options *opt, sm_bgm *out,
                sm_bgm_summary *sum);
 
