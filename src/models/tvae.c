@@ -93,31 +93,6 @@ int sm_tvae_settings(sm_ctx *ctx, const sm_params *p, tvae_settings *s) {
                             s->decompress, &s->n_decompress);
 }
 
-void sm_tvae_layout(tvae_net *net, const tvae_settings *s, int width) {
-  sm_nn_params *p = &net->params;
-  net->width = width;
-  net->emb = s->embedding_dim;
-
-  /* encoder: width -> compress... -> (mu, logvar) */
-  int in = width;
-  for (int i = 0; i < s->n_compress; i++) {
-    sm_linear_reserve(&net->enc[i], p, in, s->compress[i]);
-    in = s->compress[i];
-  }
-  sm_linear_reserve(&net->mu, p, in, s->embedding_dim);
-  sm_linear_reserve(&net->logvar, p, in, s->embedding_dim);
-
-  /* decoder: emb -> decompress... -> width, and sigma */
-  in = s->embedding_dim;
-  for (int j = 0; j < s->n_decompress; j++) {
-    sm_linear_reserve(&net->dec[j], p, in, s->decompress[j]);
-    in = s->decompress[j];
-  }
-  sm_linear_reserve(&net->dec[s->n_decompress], p, in, width);
-  net->sigma = sm_nn_reserve(p, (size_t)width);
-  net->n_model = p->n;
-}
-
 /* PyTorch's default initialisation of every layer; sigma starts at 0.1. */
 static void init_params(tvae_net *net, const tvae_settings *s) {
   for (int i = 0; i < s->n_compress; i++)
@@ -141,6 +116,14 @@ void sm_tvae_free(void *state) {
 }
 
 /* ---- fit ---------------------------------------------------------------------------- */
+
+tvae_train *sm_tvae_train_new(sm_ctx *ctx, tvae_state *st, const sm_table *train) {
+  size_t width = (size_t)st->encoder.width, n = (size_t)train->n_rows;
+  float *data = sm_malloc(ctx, (n > 0 ? n : 1) * width * sizeof(float));
+  if (data)
+    sm_encoder_encode(&st->encoder, train, 0, train->n_rows, st->set.seed, SM_STREAM_ENCODE, data);
+  return sm_tvae_train_wrap(ctx, st, data, train->n_rows, train->row_offset);
+}
 
 /* Collective. Settings, the rows over all ranks and the fitted encoder. */
 static int prepare(sm_ctx *ctx, const sm_model_spec *spec, const sm_table *train, tvae_state *st,

@@ -68,6 +68,10 @@ typedef struct tvae_train tvae_train;
 /* Local. Encode the rank's rows of train (stream (seed, SM_STREAM_ENCODE, global row)) and
  * allocate the batch workspace; NULL when out of memory (recorded in ctx). */
 tvae_train *sm_tvae_train_new(sm_ctx *ctx, tvae_state *st, const sm_table *train);
+/* Local. The same from rows already encoded: data (n_local, width) is taken over (freed with
+ * the workspace, also on failure); row_offset is the global index of its first row. */
+tvae_train *sm_tvae_train_wrap(sm_ctx *ctx, tvae_state *st, float *data, int64_t n_local,
+                               int64_t row_offset);
 void sm_tvae_train_free(tvae_train *tr);
 /* The trainer's callbacks (model = the tvae_train). */
 int sm_tvae_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,

@@ -1,5 +1,5 @@
-/* TVAE training step: encoder, reparameterisation, decoder, the loss of Xu et al. (2019)
- * with a KL weight (beta-VAE), and the backward pass, over this rank's rows of a batch.
+/* TVAE networks and training step: layout, encoder, reparameterisation, decoder, the loss of Xu et
+ * al. (2019) with a KL weight (beta-VAE), and the backward pass, over this rank's rows of a batch.
  *
  * Per row, with x the encoded row and rec the decoder output:
  *   scalar span c:  (x_c - tanh(rec_c))^2 / (2 sigma_c^2) + log sigma_c
@@ -34,6 +34,31 @@ struct tvae_train {
   float *dmu, *dlogvar, *dz;                             /* (cap, emb) */
   float *grad[2];                                        /* (cap, widest layer) scratch */
 };
+
+void sm_tvae_layout(tvae_net *net, const tvae_settings *s, int width) {
+  sm_nn_params *p = &net->params;
+  net->width = width;
+  net->emb = s->embedding_dim;
+
+  /* encoder: width -> compress... -> (mu, logvar) */
+  int in = width;
+  for (int i = 0; i < s->n_compress; i++) {
+    sm_linear_reserve(&net->enc[i], p, in, s->compress[i]);
+    in = s->compress[i];
+  }
+  sm_linear_reserve(&net->mu, p, in, s->embedding_dim);
+  sm_linear_reserve(&net->logvar, p, in, s->embedding_dim);
+
+  /* decoder: emb -> decompress... -> width, and sigma */
+  in = s->embedding_dim;
+  for (int j = 0; j < s->n_decompress; j++) {
+    sm_linear_reserve(&net->dec[j], p, in, s->decompress[j]);
+    in = s->decompress[j];
+  }
+  sm_linear_reserve(&net->dec[s->n_decompress], p, in, width);
+  net->sigma = sm_nn_reserve(p, (size_t)width);
+  net->n_model = p->n;
+}
 
 void sm_tvae_decoder_forward(const tvae_net *net, const tvae_settings *s, const float *z, int rows,
                              float *const *pre, float *const *post, float *out) {
@@ -103,13 +128,12 @@ static int32_t argmax(const float *v, int n) {
   return best;
 }
 
-/* Encode the local rows and record each one-hot span's target class. */
-static int encode_rows(sm_ctx *ctx, tvae_train *tr, const sm_table *train) {
+/* Record each one-hot span's target class for every encoded row. */
+static int find_targets(sm_ctx *ctx, tvae_train *tr) {
   const sm_encoder *enc = &tr->st->encoder;
   size_t width = (size_t)enc->width, n = (size_t)tr->n_local;
-  tr->data = sm_malloc(ctx, (n > 0 ? n : 1) * width * sizeof(float));
   tr->onehot_span = sm_malloc(ctx, (size_t)(enc->n_spans > 0 ? enc->n_spans : 1) * sizeof(int));
-  if (!tr->data || !tr->onehot_span)
+  if (!tr->onehot_span)
     return SM_ERR;
   for (int k = 0; k < enc->n_spans; k++)
     if (enc->spans[k].kind == SM_SPAN_ONEHOT)
@@ -118,8 +142,6 @@ static int encode_rows(sm_ctx *ctx, tvae_train *tr, const sm_table *train) {
                                   sizeof(int32_t));
   if (!tr->target)
     return SM_ERR;
-
-  sm_encoder_encode(enc, train, 0, tr->n_local, tr->st->set.seed, SM_STREAM_ENCODE, tr->data);
   for (int k = 0; k < tr->n_onehot; k++) {
     const sm_span *sp = &enc->spans[tr->onehot_span[k]];
     for (size_t r = 0; r < n; r++)
@@ -128,19 +150,23 @@ static int encode_rows(sm_ctx *ctx, tvae_train *tr, const sm_table *train) {
   return SM_OK;
 }
 
-tvae_train *sm_tvae_train_new(sm_ctx *ctx, tvae_state *st, const sm_table *train) {
+tvae_train *sm_tvae_train_wrap(sm_ctx *ctx, tvae_state *st, float *data, int64_t n_local,
+                               int64_t row_offset) {
   tvae_train *tr = sm_calloc(ctx, 1, sizeof *tr);
-  if (!tr)
+  if (!tr) {
+    free(data);
     return NULL;
+  }
   tr->st = st;
-  tr->n_local = train->n_rows;
-  tr->row_offset = train->row_offset;
-  tr->cap = st->set.batch_size < train->n_rows ? st->set.batch_size : train->n_rows;
+  tr->data = data;
+  tr->n_local = n_local;
+  tr->row_offset = row_offset;
+  tr->cap = st->set.batch_size < n_local ? st->set.batch_size : n_local;
   if (tr->cap < 1)
     tr->cap = 1;
 
-  /* encoded rows, then one block for the batch */
-  int rc = encode_rows(ctx, tr, train);
+  /* targets, then one block for the batch */
+  int rc = data ? find_targets(ctx, tr) : SM_ERR;
   if (rc == SM_OK) {
     tr->block = sm_malloc(ctx, carve(tr, NULL) * sizeof(float));
     tr->batch_target = sm_malloc(ctx, (size_t)(tr->n_onehot > 0 ? tr->n_onehot : 1) *
