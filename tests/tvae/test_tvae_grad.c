@@ -21,8 +21,8 @@ static const sm_span spans[] = {{SM_SPAN_SCALAR, 0, 1, 0},
                                 {SM_SPAN_ONEHOT, 5, 2, 1}};
 
 /* A state with small networks over the spans above; values from a test stream whose seed
- * keeps every ReLU input of these rows farther than H from zero (a difference across a
- * kink does not measure the derivative). */
+ * was picked so that no ReLU input of these rows lies within H of zero (a difference
+ * across a kink does not measure the derivative). */
 static tvae_state *make_state(sm_ctx *ctx) {
   tvae_state *st = calloc(1, sizeof *st);
   tvae_settings *s = &st->set;
