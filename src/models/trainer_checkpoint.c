@@ -4,7 +4,7 @@
  * step (the next step within the epoch), adam_step, n_parameters, n_losses, n_rows,
  * batch_size, n_ranks (informative). Datasets: parameters, adam_m, adam_v (float32 values
  * stored as float64, which is exact), epoch_sum (loss sums of the unfinished epoch) and
- * loss_history (epoch, n_losses) of the finished epochs.
+ * loss_history (epoch, n_losses) of the finished epochs (absent before the first).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +52,12 @@ static int write_state(sm_ctx *ctx, hid_t file, const sm_trainer *t, uint64_t ha
   SM_TRY(write_floats(ctx, file, "parameters", t->params->value, t->params->n));
   SM_TRY(write_floats(ctx, file, "adam_m", t->adam->m, t->adam->n));
   SM_TRY(write_floats(ctx, file, "adam_v", t->adam->v, t->adam->n));
-  SM_TRY(sm_h5_write_f64(ctx, file, "epoch_sum", t->epoch_sum, t->n_losses));
-  return sm_h5_write_f64(ctx, file, "loss_history", t->history, t->epoch * t->n_losses);
+  /* empty datasets are left out (HDF5 cannot write zero bytes collectively) */
+  if (t->n_losses > 0)
+    SM_TRY(sm_h5_write_f64(ctx, file, "epoch_sum", t->epoch_sum, t->n_losses));
+  if (t->epoch * t->n_losses > 0)
+    SM_TRY(sm_h5_write_f64(ctx, file, "loss_history", t->history, t->epoch * t->n_losses));
+  return SM_OK;
 }
 
 /* Collective. Create, fill and close the partial file. */
@@ -166,8 +170,10 @@ static int read_state(sm_ctx *ctx, hid_t file, sm_trainer *t, const char *path, 
   SM_TRY(read_floats(ctx, file, "parameters", t->params->value, t->params->n));
   SM_TRY(read_floats(ctx, file, "adam_m", t->adam->m, t->adam->n));
   SM_TRY(read_floats(ctx, file, "adam_v", t->adam->v, t->adam->n));
-  SM_TRY(read_doubles(ctx, file, "epoch_sum", t->epoch_sum, t->n_losses));
-  SM_TRY(read_doubles(ctx, file, "loss_history", t->history, epoch * t->n_losses));
+  if (t->n_losses > 0)
+    SM_TRY(read_doubles(ctx, file, "epoch_sum", t->epoch_sum, t->n_losses));
+  if (epoch * t->n_losses > 0)
+    SM_TRY(read_doubles(ctx, file, "loss_history", t->history, epoch * t->n_losses));
   t->epoch = epoch;
   t->step = step;
   t->adam->step = adam_step;
