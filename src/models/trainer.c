@@ -170,6 +170,10 @@ static int train_epoch(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt, in
     SM_TRY(train_step(ctx, t, &perm, rows, stop_here, stop, losses));
     if (t->step == pr->steps)
       finish_epoch(t);
+    /* an epoch's line shows its mean losses, a line within an epoch the last step's */
+    if (t->step == 0)
+      for (int k = 0; k < t->n_losses; k++)
+        losses[k] = (float)t->history[(t->epoch - 1) * t->n_losses + k];
     progress_update(ctx, t, pr, losses, t->step == 0);
     if (t->step == 0)
       break;
