@@ -10,9 +10,16 @@
 #include "synthmpi/release.h"
 #include "synthmpi/rng.h"
 
-/* BLAS threads: the experiment's value, else cores on the node divided by the ranks on it. */
+/* BLAS threads: the experiment's value, else OPENBLAS_NUM_THREADS, else cores on the node
+ * divided by the ranks on it. */
 static int set_blas_threads(sm_ctx *ctx, const sm_experiment *e) {
   int threads = e->runtime.blas_threads;
+  const char *env = getenv("OPENBLAS_NUM_THREADS");
+  if (threads == 0 && env && atoi(env) > 0) {
+    /* the environment decides, as OpenBLAS itself would */
+    sm_log(ctx, SM_LOG_DEBUG, "BLAS threads per rank: %d (OPENBLAS_NUM_THREADS)", atoi(env));
+    return SM_OK;
+  }
   if (threads == 0) {
     MPI_Comm node;
     int on_node = 1;

@@ -127,8 +127,8 @@ int sm_h5_write_i64(sm_ctx *ctx, hid_t loc, const char *name, const int64_t *v, 
 
 static int read_small(sm_ctx *ctx, hid_t loc, const char *name, hid_t type, size_t elem, void **v,
                       int64_t *n) {
-  hid_t dset, space;
-  hssize_t count;
+  hid_t dset = -1, space = -1;
+  hssize_t count = 0;
   SM_TRY(open_whole(ctx, loc, name, &dset, &space, &count));
 
   /* every rank reads the whole dataset */
@@ -271,8 +271,8 @@ static int unpack_strings(sm_ctx *ctx, const char *packed, size_t width, int n, 
 }
 
 int sm_h5_read_strings(sm_ctx *ctx, hid_t loc, const char *name, char ***v, int *n) {
-  hid_t dset, space;
-  hssize_t count;
+  hid_t dset = -1, space = -1;
+  hssize_t count = 0;
   SM_TRY(open_whole(ctx, loc, name, &dset, &space, &count));
 
   /* width as stored */

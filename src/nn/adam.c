@@ -36,25 +36,24 @@ void sm_adam_free(sm_adam *opt) {
  * value -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps). Updates opt->n values. */
 void sm_adam_step(sm_adam *opt, sm_nn_params *p) {
   opt->step++;
-  double t = (double)opt->step, b1 = opt->beta1, b2 = opt->beta2, wd = opt->weight_decay;
-  double step_size = opt->lr / (1.0 - pow(b1, t));
-  double sqrt_bc2 = sqrt(1.0 - pow(b2, t));
-  double decay = opt->decoupled ? 1.0 - opt->lr * wd : 1.0;
+  double t = (double)opt->step;
+  const float b1 = (float)opt->beta1, b2 = (float)opt->beta2, wd = (float)opt->weight_decay;
+  const float step_size = (float)(opt->lr / (1.0 - pow(opt->beta1, t)));
+  const float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(opt->beta2, t)));
+  const float eps = (float)opt->eps;
+  const float decay = opt->decoupled ? (float)(1.0 - opt->lr * opt->weight_decay) : 1.0f;
+  const float l2 = opt->decoupled ? 0.0f : wd;
+  float *restrict m = opt->m, *restrict v = opt->v, *restrict w = p->value;
+  const float *restrict grad = p->grad;
 
+  /* float32 arithmetic as PyTorch's: one pass the compiler can vectorise */
   for (size_t i = 0; i < opt->n; i++) {
-    double w = p->value[i], g = p->grad[i];
-
     /* weight decay: decoupled shrink (AdamW) or L2 term in the gradient (Adam) */
-    if (opt->decoupled)
-      w *= decay;
-    else
-      g += wd * w;
+    float wi = w[i] * decay, g = grad[i] + l2 * w[i];
 
     /* moments, then the bias-corrected update */
-    double m = b1 * opt->m[i] + (1.0 - b1) * g;
-    double v = b2 * opt->v[i] + (1.0 - b2) * g * g;
-    opt->m[i] = (float)m;
-    opt->v[i] = (float)v;
-    p->value[i] = (float)(w - step_size * m / (sqrt(v) / sqrt_bc2 + opt->eps));
+    m[i] = b1 * m[i] + (1.0f - b1) * g;
+    v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+    w[i] = wi - step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
   }
 }

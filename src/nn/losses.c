@@ -16,18 +16,9 @@ double sm_mse_loss(float *dx, const float *x, const float *t, size_t n, float sc
   return loss;
 }
 
-/* log sum exp of v[0 .. width), stable. */
-static double log_sum_exp(const float *v, int width) {
-  double top = v[0], sum = 0;
-  for (int j = 1; j < width; j++)
-    top = v[j] > top ? v[j] : top;
-  for (int j = 0; j < width; j++)
-    sum += exp(v[j] - top);
-  return top + log(sum);
-}
-
 /* Per row: log sum exp(x) - x[target]; dx = (softmax(x) - onehot(target)) scale. Rows whose
- * target lies outside [0, width) (negative: unlabelled) add nothing and get a zero gradient. */
+ * target lies outside [0, width) (negative: unlabelled) add nothing and get a zero gradient.
+ * The exponentials are float32 and made once (dx holds them between the two passes). */
 double sm_cross_entropy_loss(float *dx, const float *x, const int32_t *target, int rows, int stride,
                              int start, int width, float scale) {
   double loss = 0;
@@ -35,15 +26,29 @@ double sm_cross_entropy_loss(float *dx, const float *x, const int32_t *target, i
     const float *xr = x + (size_t)r * stride + start;
     float *dr = dx ? dx + (size_t)r * stride + start : NULL;
     int skip = target[r] < 0 || target[r] >= width;
-    double lse = skip ? 0 : log_sum_exp(xr, width);
-    if (!skip)
-      loss += lse - xr[target[r]];
+    if (skip) {
+      for (int j = 0; dr && j < width; j++)
+        dr[j] = 0.0f;
+      continue;
+    }
+
+    /* stable log-sum-exp, keeping exp(x - top) */
+    float top = xr[0];
+    for (int j = 1; j < width; j++)
+      top = xr[j] > top ? xr[j] : top;
+    double sum = 0;
+    for (int j = 0; j < width; j++) {
+      float e = expf(xr[j] - top);
+      if (dr)
+        dr[j] = e;
+      sum += e;
+    }
+    loss += top + log(sum) - xr[target[r]];
 
     /* softmax minus the one-hot target */
-    for (int j = 0; dr && j < width; j++) {
-      double g = skip ? 0 : exp(xr[j] - lse) - (j == target[r]);
-      dr[j] = (float)(g * scale);
-    }
+    float inv = (float)(scale / sum);
+    for (int j = 0; dr && j < width; j++)
+      dr[j] = dr[j] * inv - (j == target[r] ? scale : 0.0f);
   }
   return loss;
 }
@@ -54,7 +59,7 @@ double sm_gaussian_nll_loss(float *dmu, float *dlogvar, const float *mu, const f
                             const float *t, size_t n, float scale) {
   double loss = 0;
   for (size_t i = 0; i < n; i++) {
-    double d = (double)t[i] - mu[i], inv_var = exp(-(double)logvar[i]);
+    double d = (double)t[i] - mu[i], inv_var = expf(-logvar[i]);
     loss += 0.5 * (logvar[i] + d * d * inv_var);
     if (dmu)
       dmu[i] = (float)(-d * inv_var * scale);
@@ -69,7 +74,7 @@ double sm_kl_normal_loss(float *dmu, float *dlogvar, const float *mu, const floa
                          float scale) {
   double loss = 0;
   for (size_t i = 0; i < n; i++) {
-    double m = mu[i], var = exp((double)logvar[i]);
+    double m = mu[i], var = expf(logvar[i]);
     loss += -0.5 * (1.0 + logvar[i] - m * m - var);
     if (dmu)
       dmu[i] = (float)(m * scale);
