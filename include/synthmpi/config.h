@@ -115,6 +115,17 @@ typedef struct sm_runtime_spec {
   int blas_threads; /* 0 = cores on the node divided by ranks on the node */
 } sm_runtime_spec;
 
+/* Differential privacy for the whole run (section `privacy`; absent: not private). */
+typedef struct sm_privacy_spec {
+  int enabled;    /* the section is present */
+  double epsilon; /* total budget of the run */
+  double delta;
+  char *accountant;        /* DP-SGD: "rdp" (default) or "prv"; MST always uses zCDP */
+  double max_grad_norm;    /* DP-SGD clipping norm C (default 1) */
+  double noise_multiplier; /* DP-SGD sigma; 0: the smallest that fits the budget */
+  int reproducible;        /* tests only: seeded randomness, the release says not private */
+} sm_privacy_spec;
+
 typedef struct sm_experiment {
   int version;
   char *name;
@@ -126,6 +137,7 @@ typedef struct sm_experiment {
   sm_sampling_spec sampling;
   sm_eval_spec evaluation;
   sm_runtime_spec runtime;
+  sm_privacy_spec privacy;
   char *resolved; /* the fully resolved experiment as YAML text */
 } sm_experiment;
 

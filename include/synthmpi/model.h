@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "synthmpi/config.h"
+#include "synthmpi/ledger.h"
 #include "synthmpi/table.h"
 
 /* How a fit runs: seeds, checkpoints and the stop request of a signal. */
@@ -17,6 +18,9 @@ typedef struct sm_fit_options {
   uint64_t experiment_hash;          /* identifies the data and model settings of the experiment */
   const volatile sig_atomic_t *stop; /* becomes non-zero on SIGTERM/SIGUSR1: checkpoint and return
                                       * SM_EINTERRUPTED at the next step (checked collectively) */
+  const sm_privacy_spec *privacy;    /* private run settings, or NULL */
+  sm_ledger *ledger;                 /* private runs: the fit records what it spends here (it
+                                      * is saved in checkpoints and continues on resume) */
 } sm_fit_options;
 
 typedef struct sm_model_ops {
@@ -47,6 +51,7 @@ typedef struct sm_model {
   const sm_model_ops *ops;
   void *state;
   sm_schema schema;
+  sm_ledger ledger; /* private runs: what the fit spent (n == 0 when not private) */
 } sm_model;
 
 /* The registry. Returns NULL when the kind is unknown. */

@@ -25,5 +25,6 @@ void sm_model_free(sm_model *m) {
   if (m->ops && m->state)
     m->ops->free_state(m->state);
   sm_schema_free(&m->schema);
+  sm_ledger_free(&m->ledger);
   memset(m, 0, sizeof(*m));
 }
