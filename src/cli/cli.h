@@ -56,6 +56,8 @@ char *sm_cli_eval_path(const sm_experiment *e);
 const volatile sig_atomic_t *sm_cli_catch_stop_signals(void);
 /* Back to the default actions once the fit is over. */
 void sm_cli_release_stop_signals(void);
+/* At start: SIGUSR1 caught (a warning outside a fit is ignored), SIGTERM left alone. */
+void sm_cli_init_signals(void);
 char *sm_cli_checkpoint_path(const sm_experiment *e);
 
 /* The subcommands. */

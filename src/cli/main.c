@@ -34,6 +34,7 @@ int main(int argc, char **argv) {
   }
 
   /* parse, then run; -1 from the parser means help or version was printed */
+  sm_cli_init_signals();
   sm_cli_args args;
   int rc = sm_cli_parse(&ctx, argc, argv, &args);
   if (rc == SM_OK)

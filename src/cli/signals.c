@@ -15,21 +15,27 @@ static void request_stop(int signo) {
   stop_requested = 1;
 }
 
-static void set_handler(void (*handler)(int)) {
+static void set_handler(int signo, void (*handler)(int)) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = handler;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(signo, &sa, NULL);
+}
+
+void sm_cli_init_signals(void) {
+  /* a pre-emption warning outside a fit has nothing to save: it must not kill the job */
+  set_handler(SIGUSR1, request_stop);
 }
 
 const volatile sig_atomic_t *sm_cli_catch_stop_signals(void) {
   stop_requested = 0;
-  set_handler(request_stop);
+  set_handler(SIGTERM, request_stop);
+  set_handler(SIGUSR1, request_stop);
   return &stop_requested;
 }
 
 void sm_cli_release_stop_signals(void) {
-  set_handler(SIG_DFL);
+  /* SIGTERM kills again; SIGUSR1 stays caught and is ignored */
+  set_handler(SIGTERM, SIG_DFL);
 }

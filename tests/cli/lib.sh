@@ -16,9 +16,9 @@ run_np() {
   local n=$1
   shift
   if [ "$n" -eq 0 ]; then
-    timeout 120 "$SYNTHMPI_BIN" "$@" >"$work/stdout" 2>"$work/stderr"
+    timeout 300 "$SYNTHMPI_BIN" "$@" >"$work/stdout" 2>"$work/stderr"
   else
-    timeout 120 "$MPIEXEC" -n "$n" "$SYNTHMPI_BIN" "$@" >"$work/stdout" 2>"$work/stderr"
+    timeout 300 "$MPIEXEC" -n "$n" "$SYNTHMPI_BIN" "$@" >"$work/stdout" 2>"$work/stderr"
   fi
   rc=$?
   out=$(cat "$work/stdout")
