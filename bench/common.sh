@@ -45,3 +45,37 @@ timed_mpi() {
 
 # arithmetic on decimals: calc EXPR (awk syntax)
 calc() { awk "BEGIN { printf \"%.6g\", $1 }"; }
+
+# the Python interpreter that has PyTorch, NumPy, pandas and scikit-learn: $PYTHON, else
+# Debian's /usr/bin/python3 (where scripts/install-bench-deps.sh puts them), else python3
+bench_python() {
+  local py
+  for py in ${PYTHON:-} /usr/bin/python3 python3; do
+    if command -v "$py" >/dev/null 2>&1 &&
+      "$py" -c 'import torch, numpy, pandas, sklearn' >/dev/null 2>&1; then
+      echo "$py"
+      return 0
+    fi
+  done
+  bench_die "no Python with torch, numpy, pandas and sklearn: run scripts/install-bench-deps.sh"
+}
+
+# median of the numbers on stdin, one per line (empty output when there are none)
+median() {
+  sort -g | awk '{ v[NR] = $1 } END {
+    if (NR == 0) exit
+    if (NR % 2) printf "%.6g\n", v[(NR + 1) / 2]
+    else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# seconds of each epoch in a synthmpi log: lines that mention an epoch, their last
+# "<number> s" figure; the first epoch (warm-up) is skipped. Prints one number a line.
+epoch_seconds() {
+  awk 'tolower($0) ~ /epoch/ {
+    s = $0; t = ""
+    while (match(s, /[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)? ?s([^A-Za-z]|$)/)) {
+      t = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
+    }
+    if (t != "") { sub(/ ?s.*/, "", t); if (++n > 1) print t }
+  }' "$1"
+}

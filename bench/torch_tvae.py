@@ -36,13 +36,28 @@ import sys
 import time
 import warnings
 
-import numpy as np
-import pandas as pd
-import torch
-from sklearn.mixture import BayesianGaussianMixture
-from torch import nn
-from torch.nn.functional import cross_entropy
-from torch.utils.data import DataLoader, TensorDataset
+
+def threads_from_argv(argv):
+    """The --threads value, read before NumPy and PyTorch load their BLAS."""
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return "1"
+
+
+# PyTorch here multiplies through OpenBLAS (Debian's build), whose thread count is fixed
+# when the library loads: give it, and OpenMP, the --threads count
+os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = threads_from_argv(sys.argv)
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from sklearn.mixture import BayesianGaussianMixture  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn.functional import cross_entropy  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 ADULT_COLUMNS = [
     "age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
