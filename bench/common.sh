@@ -60,6 +60,10 @@ bench_python() {
   bench_die "no Python with torch, numpy, pandas and sklearn: run scripts/install-bench-deps.sh"
 }
 
+# the smallest and the largest of their arguments (numbers; empty arguments are skipped)
+minof() { printf '%s\n' "$@" | sed '/^$/d' | sort -g | head -n 1; }
+maxof() { printf '%s\n' "$@" | sed '/^$/d' | sort -g | tail -n 1; }
+
 # median of the numbers on stdin, one per line (empty output when there are none)
 median() {
   sort -g | awk '{ v[NR] = $1 } END {

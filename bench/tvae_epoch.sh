@@ -54,21 +54,20 @@ fit() {
     [ -e "$work/np$n-e$e/model.h5" ] || bench_die "fit on $n ranks wrote no model.h5 (log: $log)"
     rm -rf "${work:?}/np$n-e$e"
     med=$(epoch_seconds "$log" | median)
-    best_t=$(printf '%s\n' "$t" $best_t | sort -g | head -n 1)
-    [ -z "$med" ] || best_med=$(printf '%s\n' "$med" $best_med | sort -g | head -n 1)
+    best_t=$(minof "$t" "$best_t")
+    best_med=$(minof "$med" "$best_med")
   done
   echo "$best_t ${best_med:--}"
 }
 
 # synthmpi at each rank count
-declare -A synth synth_log synth_diff
+declare -A synth synth_diff
 for n in $ranks; do
   res=$(fit "$n" "$base_epochs")
   read -r t_base _ <<<"$res"
   res=$(fit "$n" "$epochs")
   read -r t_full med <<<"$res"
   synth_diff[$n]=$(calc "($t_full - $t_base) / ($epochs - $base_epochs)")
-  synth_log[$n]=$med
   # the log's median when it has epoch lines, else the difference of whole fits
   if [ "$med" != "-" ]; then synth[$n]=$med; else synth[$n]=${synth_diff[$n]}; fi
 done
@@ -81,8 +80,7 @@ for t in $threads; do
     "$python" "$here/torch_tvae.py" --data "$repo/data/tabular/adult/adult.data" \
       --epochs "$epochs" --threads "$t" >"$out" 2>&1 ||
       { tail -n 20 "$out" >&2; bench_die "torch_tvae.py failed with $t threads"; }
-    torch[$t]=$(printf '%s\n' "$(awk '/^seconds_per_epoch:/ { print $2 }' "$out")" \
-      ${torch[$t]:-} | sort -g | head -n 1)
+    torch[$t]=$(minof "$(awk '/^seconds_per_epoch:/ { print $2 }' "$out")" "${torch[$t]:-}")
   done
   torch_width=$(awk '/^width:/ { print $2 }' "$out")
   rows=$(awk '/^rows:/ { print $2 }' "$out")

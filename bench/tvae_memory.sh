@@ -23,7 +23,7 @@ ranks=${RANKS:-1 2}
 sample_rows=${SAMPLE_ROWS:-1000000 5000000 10000000}
 fit_set=${FIT_SET-model.epochs=10}
 gnu_time=/usr/bin/time
-[ -x "$gnu_time" ] && "$gnu_time" -v true >/dev/null 2>&1 ||
+"$gnu_time" -v true >/dev/null 2>&1 ||
   bench_die "GNU time is missing at $gnu_time: run scripts/install-bench-deps.sh"
 bench_preflight
 work="$bench_dir/tvae_memory"
@@ -53,9 +53,6 @@ rss_mb() {
     awk -F: '/Maximum resident set size/ { printf "%.1f ", $2 / 1024 }' "$f"
   done
 }
-
-# the largest of a list of numbers
-maxof() { printf '%s\n' "$@" | sort -g | tail -n 1; }
 
 fit_args=()
 [ -z "$fit_set" ] || fit_args=(--set "$fit_set")
@@ -99,8 +96,9 @@ for rows in $sample_rows; do
 done
 
 # growth of the sampling peak from the smallest release to the largest
-small=$(printf '%s\n' $sample_rows | sort -g | head -n 1)
-large=$(printf '%s\n' $sample_rows | sort -g | tail -n 1)
+read -r -a sizes <<<"$sample_rows"
+small=$(minof "${sizes[@]}")
+large=$(maxof "${sizes[@]}")
 echo
 for n in $ranks; do
   echo "sampling at $n ranks: peak $(calc "${peak[$n,$large]} - ${peak[$n,$small]}") MB more" \
