@@ -12,6 +12,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools
   libopenblas-dev liblapack-dev libscalapack-openmpi-dev
   libyaml-dev librandom123-dev libcjson-dev libxgboost-dev
+  libfftw3-dev
   clang-format python3
 )
 

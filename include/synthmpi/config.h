@@ -99,6 +99,7 @@ typedef struct sm_sampling_spec {
 typedef struct sm_eval_spec {
   int enabled;
   char *target;     /* utility target column, or NULL (no utility) */
+  char *target_at;  /* where target is set: "file:line:column: " or "--set k=v: ", or NULL */
   int64_t max_rows; /* rows of each set used for fidelity metrics */
   uint64_t seed;    /* which rows when subsampling */
   int utility;      /* train-on-synthetic, test-on-real */

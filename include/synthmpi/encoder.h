@@ -35,6 +35,9 @@ typedef struct sm_span {
 typedef struct sm_bgm {
   int n_modes;
   double weight[SM_MAX_MODES], mean[SM_MAX_MODES], std[SM_MAX_MODES];
+  /* log responsibility of mode k at x, up to a shared constant:
+   * resp_const[k] - 0.5 ((x - mean[k]) / std[k])^2 (the variational expectations) */
+  double resp_const[SM_MAX_MODES];
   int iterations; /* EM iterations used */
   int converged;
 } sm_bgm;

@@ -18,10 +18,13 @@ void sm_cli_usage(const sm_ctx *ctx, FILE *out) {
         "  check EXPERIMENT      validate the experiment and print it fully resolved\n"
         "  inspect FILE          show schema, provenance and size of a release or model\n"
         "  export RELEASE        write a release in another format\n"
+        "  privacy [options]     privacy accounting: epsilon of DP-SGD, noise for a target\n"
+        "                        epsilon, zCDP conversions (synthmpi privacy --help)\n"
         "\n"
         "options:\n"
         "  --set KEY=VALUE       override an experiment key, e.g. --set sampling.rows=1000\n"
         "                        (repeatable)\n"
+        "  --resume              fit, run: continue from <output_dir>/checkpoint.h5\n"
         "  --model FILE          sample: model file (default <output_dir>/model.h5)\n"
         "  --release FILE        eval: release file (default <output_dir>/<sampling.output>)\n"
         "  --format csv          export: output format\n"
@@ -32,7 +35,8 @@ void sm_cli_usage(const sm_ctx *ctx, FILE *out) {
         "  --version             print the version\n"
         "\n"
         "exit codes: 0 done, 1 failure, 2 bad input or configuration,\n"
-        "            3 refused by a privacy budget\n",
+        "            3 refused by a privacy budget, 4 stopped by a signal after writing\n"
+        "            a checkpoint (run again with --resume)\n",
         out);
 }
 
@@ -64,6 +68,10 @@ static int parse_option(sm_ctx *ctx, sm_cli_args *a, int argc, char **argv, int 
   }
   if (strcmp(opt, "-q") == 0 || strcmp(opt, "--quiet") == 0) {
     a->verbosity = -1;
+    return SM_OK;
+  }
+  if (strcmp(opt, "--resume") == 0) {
+    a->resume = 1;
     return SM_OK;
   }
   if (strcmp(opt, "-v") == 0 || strcmp(opt, "--verbose") == 0) {
@@ -104,6 +112,8 @@ static int parse_option(sm_ctx *ctx, sm_cli_args *a, int argc, char **argv, int 
 
 int sm_cli_parse(sm_ctx *ctx, int argc, char **argv, sm_cli_args *a) {
   memset(a, 0, sizeof(*a));
+  a->argc = argc;
+  a->argv = argv;
   for (int i = 1; i < argc; i++) {
     if (argv[i][0] == '-' && argv[i][1] != '\0') {
       int rc = parse_option(ctx, a, argc, argv, &i);
@@ -111,6 +121,8 @@ int sm_cli_parse(sm_ctx *ctx, int argc, char **argv, sm_cli_args *a) {
         return rc;
     } else if (!a->command) {
       a->command = argv[i];
+      if (strcmp(a->command, "privacy") == 0)
+        break; /* privacy reads its own options from argv */
     } else if (!a->target) {
       a->target = argv[i];
     } else {
@@ -118,12 +130,12 @@ int sm_cli_parse(sm_ctx *ctx, int argc, char **argv, sm_cli_args *a) {
     }
   }
 
-  /* every command takes exactly one file */
+  /* every command but privacy takes exactly one file */
   if (!a->command) {
     sm_cli_usage(ctx, stderr);
     return sm_fail(ctx, SM_EINPUT, "no command given");
   }
-  if (!a->target)
+  if (!a->target && strcmp(a->command, "privacy") != 0)
     return sm_fail(ctx, SM_EINPUT, "%s: missing the file argument (try synthmpi --help)",
                    a->command);
   if (a->verbosity < 0)

@@ -2,6 +2,8 @@
 #ifndef SYNTHMPI_CLI_CLI_H
 #define SYNTHMPI_CLI_CLI_H
 
+#include <signal.h>
+
 #include "synthmpi/config.h"
 #include "synthmpi/core.h"
 #include "synthmpi/model.h"
@@ -11,7 +13,7 @@
 
 /* Parsed command line, the same on every rank. */
 typedef struct sm_cli_args {
-  const char *command; /* run, fit, sample, eval, check, inspect, export */
+  const char *command; /* run, fit, sample, eval, check, inspect, export, privacy */
   const char *target;  /* the experiment file, or the file to inspect/export */
   int n_sets;          /* --set key=value overrides */
   char *sets[SM_CLI_MAX_SETS];
@@ -20,6 +22,9 @@ typedef struct sm_cli_args {
   const char *format;  /* --format (export) */
   const char *output;  /* --output FILE (export) */
   int verbosity;       /* -q: -1, -v: +1 */
+  int resume;          /* --resume: continue a fit from its checkpoint */
+  int argc;            /* the raw command line, for commands that parse their own options */
+  char **argv;
 } sm_cli_args;
 
 /* Real data read for a run: training rows and (possibly empty) held-out rows. */
@@ -37,13 +42,21 @@ void sm_cli_usage(const sm_ctx *ctx, FILE *out);
 int sm_cli_load(sm_ctx *ctx, const sm_cli_args *args, sm_experiment *e);
 int sm_cli_read_data(sm_ctx *ctx, const sm_experiment *e, sm_dataset *d);
 void sm_cli_dataset_free(sm_dataset *d);
-int sm_cli_fit(sm_ctx *ctx, const sm_experiment *e, const sm_table *train, sm_model *m);
+int sm_cli_fit(sm_ctx *ctx, const sm_experiment *e, const sm_cli_args *args, const sm_table *train,
+               sm_model *m);
 int sm_cli_sample(sm_ctx *ctx, sm_experiment *e, const sm_model *m, int64_t train_rows);
 int sm_cli_evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_dataset *d, const char *release);
 /* Output paths under runtime.output_dir (malloc'd). */
 char *sm_cli_release_path(const sm_experiment *e);
 char *sm_cli_model_path(const sm_experiment *e);
 char *sm_cli_eval_path(const sm_experiment *e);
+
+/* SIGTERM and SIGUSR1 (Slurm's pre-emption warning) ask a fit to checkpoint and stop;
+ * returns the flag they set (signals.c). */
+const volatile sig_atomic_t *sm_cli_catch_stop_signals(void);
+/* Back to the default actions once the fit is over. */
+void sm_cli_release_stop_signals(void);
+char *sm_cli_checkpoint_path(const sm_experiment *e);
 
 /* The subcommands. */
 int sm_cmd_run(sm_ctx *ctx, const sm_cli_args *args);
@@ -53,5 +66,6 @@ int sm_cmd_eval(sm_ctx *ctx, const sm_cli_args *args);
 int sm_cmd_check(sm_ctx *ctx, const sm_cli_args *args);
 int sm_cmd_inspect(sm_ctx *ctx, const sm_cli_args *args);
 int sm_cmd_export(sm_ctx *ctx, const sm_cli_args *args);
+int sm_cmd_privacy(sm_ctx *ctx, const sm_cli_args *args);
 
 #endif

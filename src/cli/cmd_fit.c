@@ -12,7 +12,7 @@ int sm_cmd_fit(sm_ctx *ctx, const sm_cli_args *args) {
 
   int rc = sm_cli_read_data(ctx, &e, &d);
   if (rc == SM_OK)
-    rc = sm_cli_fit(ctx, &e, &d.train, &m);
+    rc = sm_cli_fit(ctx, &e, args, &d.train, &m);
   if (rc == SM_OK) {
     char *path = sm_cli_model_path(&e);
     rc = sm_model_save(ctx, &m, &e, path);

@@ -1,8 +1,29 @@
 /* synthmpi run: read, fit, save the model, write the release, evaluate. */
 #include <stdlib.h>
 
+#include <unistd.h>
+
 #include "cli/cli.h"
 #include "synthmpi/release.h"
+
+/* Collective: an existing release without sampling.overwrite is refused before any work, so
+ * a run that would fail at the end writes no model either. */
+static int check_release_free(sm_ctx *ctx, const sm_experiment *e) {
+  char *path = sm_cli_release_path(e);
+  int exists = 0;
+  if (!path)
+    return sm_fail(ctx, SM_ERR, "out of memory");
+  if (ctx->rank == 0)
+    exists = access(path, F_OK) == 0;
+  int mrc = MPI_Bcast(&exists, 1, MPI_INT, 0, ctx->comm);
+  int rc =
+      mrc != MPI_SUCCESS ? sm_fail_mpi(ctx, mrc, "MPI_Bcast(exists)", __FILE__, __LINE__)
+      : exists && !e->sampling.overwrite
+          ? sm_fail(ctx, SM_EINPUT, "%s exists (set sampling.overwrite: true to replace it)", path)
+          : SM_OK;
+  free(path);
+  return rc;
+}
 
 int sm_cmd_run(sm_ctx *ctx, const sm_cli_args *args) {
   sm_experiment e;
@@ -12,9 +33,11 @@ int sm_cmd_run(sm_ctx *ctx, const sm_cli_args *args) {
   SM_TRY(sm_cli_load(ctx, args, &e));
 
   /* read and fit */
-  int rc = sm_cli_read_data(ctx, &e, &d);
+  int rc = check_release_free(ctx, &e);
   if (rc == SM_OK)
-    rc = sm_cli_fit(ctx, &e, &d.train, &m);
+    rc = sm_cli_read_data(ctx, &e, &d);
+  if (rc == SM_OK)
+    rc = sm_cli_fit(ctx, &e, args, &d.train, &m);
 
   /* keep the fitted model beside the release, then sample */
   if (rc == SM_OK) {

@@ -8,6 +8,7 @@
 #include "synthmpi/data.h"
 #include "synthmpi/eval.h"
 #include "synthmpi/release.h"
+#include "synthmpi/rng.h"
 
 /* BLAS threads: the experiment's value, else cores on the node divided by the ranks on it. */
 static int set_blas_threads(sm_ctx *ctx, const sm_experiment *e) {
@@ -38,6 +39,25 @@ int sm_cli_load(sm_ctx *ctx, const sm_cli_args *args, sm_experiment *e) {
   return sm_agree(ctx, set_blas_threads(ctx, e));
 }
 
+/* Local (the schema is the same on every rank): the evaluation target names a column, and a
+ * discrete one when utility is on; checked before anything is written. */
+static int check_target(sm_ctx *ctx, const sm_experiment *e, const sm_schema *s) {
+  const sm_eval_spec *v = &e->evaluation;
+  const char *at = v->target_at ? v->target_at : "";
+  if (!v->enabled || !v->target)
+    return SM_OK;
+  int j = sm_schema_find(s, v->target);
+  if (j < 0)
+    return sm_fail(ctx, SM_EINPUT, "%sevaluation.target: '%s' is not a column of %s", at, v->target,
+                   e->data.path);
+  if (v->utility && !sm_coltype_is_discrete(s->cols[j].type))
+    return sm_fail(ctx, SM_EINPUT,
+                   "%sevaluation.target: column '%s' is %s; utility needs a categorical or "
+                   "boolean target",
+                   at, v->target, sm_coltype_name(s->cols[j].type));
+  return SM_OK;
+}
+
 int sm_cli_read_data(sm_ctx *ctx, const sm_experiment *e, sm_dataset *d) {
   memset(d, 0, sizeof(*d));
   double t0 = sm_elapsed(ctx);
@@ -66,7 +86,7 @@ int sm_cli_read_data(sm_ctx *ctx, const sm_experiment *e, sm_dataset *d) {
          (long long)d->train.n_rows_total, (long long)d->holdout.n_rows_total,
          d->train.schema.n_cols, sm_elapsed(ctx) - t0);
   sm_schema_log(ctx, &d->train.schema);
-  return SM_OK;
+  return check_target(ctx, e, &d->train.schema);
 }
 
 void sm_cli_dataset_free(sm_dataset *d) {
@@ -74,7 +94,21 @@ void sm_cli_dataset_free(sm_dataset *d) {
   sm_table_free(&d->holdout);
 }
 
-int sm_cli_fit(sm_ctx *ctx, const sm_experiment *e, const sm_table *train, sm_model *m) {
+/* The settings that decide what a fit computes: the resolved data, holdout and model
+ * sections (not sampling, evaluation or runtime), hashed. */
+static uint64_t training_hash(const sm_experiment *e) {
+  const char *from = strstr(e->resolved, "\ndata:");
+  const char *to = strstr(e->resolved, "\nsampling:");
+  if (!from || !to || to < from)
+    from = e->resolved, to = e->resolved + strlen(e->resolved);
+  uint64_t h = sm_hash64(0x73796e74686d7069ULL);
+  for (const char *c = from; c < to; c++)
+    h = sm_hash64(h ^ (unsigned char)*c);
+  return h;
+}
+
+int sm_cli_fit(sm_ctx *ctx, const sm_experiment *e, const sm_cli_args *args, const sm_table *train,
+               sm_model *m) {
   memset(m, 0, sizeof(*m));
   m->ops = sm_model_find(e->model.kind);
   if (!m->ops)
@@ -85,8 +119,18 @@ int sm_cli_fit(sm_ctx *ctx, const sm_experiment *e, const sm_table *train, sm_mo
   /* fit is collective; the schema travels with the model */
   double t0 = sm_elapsed(ctx);
   sm_log(ctx, SM_LOG_INFO, "fitting %s on %lld rows", m->ops->kind, (long long)train->n_rows_total);
-  int rc = m->ops->fit(ctx, &e->model, NULL, train, &m->state);
-  SM_TRY(sm_agree(ctx, rc));
+  char *checkpoint = sm_cli_checkpoint_path(e);
+  sm_fit_options opt = {.checkpoint = checkpoint,
+                        .resume = args->resume,
+                        .experiment_hash = training_hash(e),
+                        .stop = sm_cli_catch_stop_signals()};
+  int rc = sm_agree(ctx, m->ops->fit(ctx, &e->model, &opt, train, &m->state));
+  sm_cli_release_stop_signals();
+  if (rc == SM_EINTERRUPTED)
+    sm_fail(ctx, rc, "stopped by a signal; checkpoint written to %s: run again with --resume",
+            checkpoint);
+  free(checkpoint);
+  SM_TRY(rc);
   if (sm_schema_copy(&m->schema, &train->schema) != SM_OK)
     return sm_fail(ctx, SM_ERR, "out of memory copying the schema");
   sm_log(ctx, SM_LOG_INFO, "fitted %s in %.2f s", m->ops->kind, sm_elapsed(ctx) - t0);
@@ -110,18 +154,34 @@ int sm_cli_sample(sm_ctx *ctx, sm_experiment *e, const sm_model *m, int64_t trai
   return rc;
 }
 
+/* Local: a release evaluated against data must have the data's columns, in order. */
+static int same_columns(sm_ctx *ctx, const char *release, const sm_schema *synth, const char *data,
+                        const sm_schema *real) {
+  if (synth->n_cols != real->n_cols)
+    return sm_fail(ctx, SM_EINPUT, "%s: %d columns, but %s has %d", release, synth->n_cols, data,
+                   real->n_cols);
+  for (int j = 0; j < real->n_cols; j++) {
+    const sm_column *a = &synth->cols[j], *b = &real->cols[j];
+    if (strcmp(a->name, b->name) != 0 || a->type != b->type)
+      return sm_fail(ctx, SM_EINPUT, "%s: column %d is '%s' (%s), but in %s it is '%s' (%s)",
+                     release, j + 1, a->name, sm_coltype_name(a->type), data, b->name,
+                     sm_coltype_name(b->type));
+  }
+  return SM_OK;
+}
+
 int sm_cli_evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_dataset *d, const char *release) {
   double t0 = sm_elapsed(ctx);
   sm_table synth;
   SM_TRY(sm_release_read(ctx, release, &synth));
-  if (synth.schema.n_cols != d->train.schema.n_cols) {
+  int rc = same_columns(ctx, release, &synth.schema, e->data.path, &d->train.schema);
+  if (rc != SM_OK) {
     sm_table_free(&synth);
-    return sm_fail(ctx, SM_EINPUT, "%s: %d columns, but the data have %d", release,
-                   synth.schema.n_cols, d->train.schema.n_cols);
+    return rc;
   }
 
   char *json = sm_cli_eval_path(e);
-  int rc = sm_evaluate(ctx, e, &d->train, &d->holdout, &synth, json);
+  rc = sm_evaluate(ctx, e, &d->train, &d->holdout, &synth, json);
   if (rc == SM_OK)
     sm_log(ctx, SM_LOG_INFO, "evaluation written: %s (%.2f s)", json, sm_elapsed(ctx) - t0);
   free(json);
@@ -131,6 +191,10 @@ int sm_cli_evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_dataset *d, co
 
 char *sm_cli_release_path(const sm_experiment *e) {
   return sm_experiment_output(e, e->sampling.output);
+}
+
+char *sm_cli_checkpoint_path(const sm_experiment *e) {
+  return sm_experiment_output(e, "checkpoint.h5");
 }
 
 char *sm_cli_model_path(const sm_experiment *e) {

@@ -134,6 +134,19 @@ static int read_version(const cfg_source *src, const cfg_node *root, sm_experime
   return SM_OK;
 }
 
+/* A release name: one file directly in the output directory, not one of the run's other
+ * files and not an unfinished one. */
+static int output_name_ok(const char *name) {
+  static const char *const taken[] = {".", "..", "model.h5", "evaluation.json"};
+  size_t n = strlen(name);
+  if (n == 0 || strchr(name, '/') || (n >= 8 && strcmp(name + n - 8, ".partial") == 0))
+    return 0;
+  for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++)
+    if (strcmp(name, taken[i]) == 0)
+      return 0;
+  return 1;
+}
+
 static int read_sampling(const cfg_source *src, const cfg_node *root, sm_experiment *e) {
   const cfg_node *map = NULL;
   sm_sampling_spec *s = &e->sampling;
@@ -146,10 +159,10 @@ static int read_sampling(const cfg_source *src, const cfg_node *root, sm_experim
   char dflt[PATH_MAX];
   snprintf(dflt, sizeof dflt, "%s.h5", e->name);
   SM_TRY(cfg_get_string(src, map, "sampling", "output", dflt, &s->output));
-  if (!s->output[0] || s->output[0] == '/')
+  if (!output_name_ok(s->output))
     return cfg_error(src, cfg_get(map, "output"),
-                     "sampling.output: expected a file name under "
-                     "runtime.output_dir, got '%s'",
+                     "sampling.output: expected a file name under runtime.output_dir (no "
+                     "'/', not '.', '..', *.partial, model.h5 or evaluation.json), got '%s'",
                      s->output);
 
   int64_t level = 0;
@@ -188,6 +201,19 @@ static int check_target(const cfg_source *src, const cfg_node *map, const sm_exp
                    e->evaluation.target);
 }
 
+/* The target's position for messages given once the data are read. */
+static int note_target(const cfg_source *src, const cfg_node *node, sm_eval_spec *v) {
+  char at[SM_MSG_MAX / 2];
+  if (!node)
+    return SM_OK;
+  if (node->origin)
+    snprintf(at, sizeof at, "--set %s: ", node->origin);
+  else
+    snprintf(at, sizeof at, "%s:%d:%d: ", src->file, node->line, node->column);
+  v->target_at = sm_strdup(at);
+  return v->target_at ? SM_OK : sm_fail(src->ctx, SM_ERR, "out of memory");
+}
+
 static int read_evaluation(const cfg_source *src, const cfg_node *root, sm_experiment *e) {
   const cfg_node *map = NULL;
   sm_eval_spec *v = &e->evaluation;
@@ -197,6 +223,7 @@ static int read_evaluation(const cfg_source *src, const cfg_node *root, sm_exper
   SM_TRY(cfg_get_bool(src, map, section, "enabled", 1, &v->enabled));
   SM_TRY(cfg_get_string(src, map, section, "target", NULL, &v->target));
   SM_TRY(check_target(src, map, e));
+  SM_TRY(note_target(src, cfg_get(map, "target"), v));
   SM_TRY(cfg_get_int(src, map, section, "max_rows", 100, INT64_MAX, 100000, &v->max_rows));
   SM_TRY(cfg_get_uint64(src, map, section, "seed", 1, &v->seed));
 
@@ -351,6 +378,7 @@ void sm_experiment_free(sm_experiment *e) {
   cfg_params_free(&e->model.params);
   free(e->sampling.output);
   free(e->evaluation.target);
+  free(e->evaluation.target_at);
   free(e->runtime.output_dir);
   free(e->resolved);
   memset(e, 0, sizeof(*e));

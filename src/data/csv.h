@@ -71,7 +71,7 @@ int csv_dictionary_merge(sm_ctx *ctx, char **values, int64_t n, sm_column *col);
 int64_t csv_sort_unique(char **strings, int64_t n);
 
 /* Local. Text to value; each returns 1 when s is a valid value of the kind, else 0.
- * Integers: optional sign and digits that fit int64. Finite numbers: strtod syntax, no
+ * Integers: optional sign and digits, magnitude at most 2^53. Finite numbers: strtod syntax, no
  * NaN or infinity. Booleans: true/false, yes/no, t/f, 1/0 (any case) to 1/0. Datetimes:
  * the whole text matches the strptime format; seconds since the epoch, UTC. */
 int csv_parse_integer(const char *s, double *v);
@@ -81,5 +81,8 @@ int csv_parse_datetime(const char *s, const char *format, double *v);
 
 /* The datetime format used when a column declares none. */
 #define CSV_DEFAULT_DATETIME_FORMAT "%Y-%m-%d"
+
+/* Integers are held as doubles: larger magnitudes would not be exact. */
+#define CSV_INTEGER_MAX 9007199254740992LL /* 2^53 */
 
 #endif

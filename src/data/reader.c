@@ -242,7 +242,7 @@ static int convert_value(const sm_column *col, int lookup, const char *s, double
   switch (col->type) {
   case SM_COL_INTEGER:
     if (!(ok = csv_parse_integer(s, v)))
-      snprintf(why, size, "'%s' is not an integer", s);
+      snprintf(why, size, "'%s' is not an integer between -2^53 and 2^53", s);
     break;
   case SM_COL_CONTINUOUS:
     if (!(ok = csv_parse_finite(s, v)))
@@ -379,6 +379,19 @@ static int reduce_ranges(sm_ctx *ctx, column_plan *p, int keep_ranges, int64_t n
   return SM_OK;
 }
 
+/* Every column of a schema of the file's own needs a value somewhere (a holdout read against
+ * a fixed schema may lack one); the counts are already global. line: the header's line, or
+ * the first data line without a header. */
+static int check_has_values(sm_ctx *ctx, const sm_source_spec *src, int64_t line,
+                            const column_plan *p, int64_t total) {
+  for (int j = 0; j < p->n_cols; j++)
+    if (p->schema.cols[j].n_missing >= total)
+      return sm_fail(ctx, SM_EINPUT,
+                     "%s:%lld: column '%s' has no values (all %lld rows are missing)", src->path,
+                     (long long)line, p->schema.cols[j].name, (long long)total);
+  return SM_OK;
+}
+
 /* Collective: values read against a fixed dictionary that it lacks, one warning per column. */
 static int warn_unknown(sm_ctx *ctx, const sm_source_spec *src, const column_plan *p,
                         const csv_rows *rows, double **values) {
@@ -400,7 +413,8 @@ static int warn_unknown(sm_ctx *ctx, const sm_source_spec *src, const column_pla
 
 /* Collective: dictionaries, ranges, counts and row offsets; moves the result into out. */
 static int finish_table(sm_ctx *ctx, const sm_source_spec *src, const sm_schema *fixed,
-                        column_plan *p, const csv_rows *rows, double **values, sm_table *out) {
+                        const csv_prefix *pre, column_plan *p, const csv_rows *rows,
+                        double **values, sm_table *out) {
   int rc = SM_OK;
   for (int j = 0; j < p->n_cols; j++)
     if (p->schema.cols[j].type == SM_COL_CATEGORICAL && p->lookup[j] == LOOKUP_MERGE) {
@@ -415,6 +429,8 @@ static int finish_table(sm_ctx *ctx, const sm_source_spec *src, const sm_schema 
   int64_t n = rows->n_rows, before = 0, total = 0;
   SM_MPI_CHECK(ctx, MPI_Exscan(&n, &before, 1, MPI_INT64_T, MPI_SUM, ctx->comm));
   SM_MPI_CHECK(ctx, MPI_Allreduce(&n, &total, 1, MPI_INT64_T, MPI_SUM, ctx->comm));
+  if (!fixed)
+    SM_TRY(check_has_values(ctx, src, pre->data_line - (src->header ? 1 : 0), p, total));
   out->n_rows = n;
   out->row_offset = ctx->rank == 0 ? 0 : before;
   out->n_rows_total = total;
@@ -470,7 +486,7 @@ int sm_read_source(sm_ctx *ctx, const sm_source_spec *src, const sm_schema *fixe
   }
   rc = sm_agree(ctx, rc);
   if (rc == SM_OK)
-    rc = sm_agree(ctx, finish_table(ctx, src, fixed, &plan, &rows, values, out));
+    rc = sm_agree(ctx, finish_table(ctx, src, fixed, &pre, &plan, &rows, values, out));
 
   /* on failure nothing is handed out */
   if (rc != SM_OK && out->values == values && values)

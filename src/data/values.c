@@ -16,7 +16,7 @@ int csv_parse_integer(const char *s, double *v) {
   char *end = NULL;
   errno = 0;
   long long x = strtoll(s, &end, 10);
-  if (errno != 0 || *end != '\0')
+  if (errno != 0 || *end != '\0' || x > CSV_INTEGER_MAX || x < -CSV_INTEGER_MAX)
     return 0;
   *v = (double)x;
   return 1;

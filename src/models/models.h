@@ -5,5 +5,6 @@
 #include "synthmpi/model.h"
 
 extern const sm_model_ops sm_model_gaussian_copula; /* copula.c */
+extern const sm_model_ops sm_model_tvae;            /* tvae.c */
 
 #endif

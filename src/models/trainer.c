@@ -1,0 +1,236 @@
+/* The data-parallel training loop: batches, one allreduce per step, checkpoints, progress.
+ *
+ * The gradient buffer ends with the trainer's reserved floats: [stop, failed, loss terms].
+ * Each rank writes its own values there before the allreduce, so after it every rank knows
+ * whether any rank asked to stop or failed, and the global batch's mean losses, without a
+ * second collective per step.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/trainer.h"
+#include "synthmpi/rng.h"
+
+/* Reserved floats: the stop flag, the failure flag, then the loss terms. */
+enum { SLOT_STOP = 0, SLOT_FAILED = 1, SLOT_LOSS = 2 };
+/* Plain progress lines at least this often (seconds) when epochs are long. */
+#define PROGRESS_LINE_SECONDS 10.0
+/* The terminal bar is redrawn at most this often (seconds). */
+#define PROGRESS_BAR_SECONDS 0.2
+
+void sm_trainer_reserve(sm_trainer *t, sm_nn_params *p) {
+  t->slots = sm_nn_reserve(p, SLOT_LOSS + (size_t)t->n_losses);
+}
+
+void sm_trainer_free(sm_trainer *t) {
+  if (!t)
+    return;
+  free(t->history);
+  t->history = NULL;
+}
+
+/* ---- progress (rank 0) --------------------------------------------------------------- */
+
+typedef struct progress {
+  double t0, last;      /* start and last output (MPI_Wtime) */
+  int64_t first_step;   /* global step count at the start (resumed runs start later) */
+  int64_t steps, total; /* steps per epoch; steps of the whole run */
+  int bar_open;         /* a bar line is on the terminal without its newline */
+} progress;
+
+/* "h:mm:ss" of a duration. */
+static void format_duration(char *buf, size_t size, double s) {
+  long v = s > 0 && s < 1e9 ? (long)s : 0;
+  snprintf(buf, size, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
+}
+
+/* The shared part of a progress line: losses, rows/s, elapsed, time left. */
+static void progress_text(const sm_trainer *t, const progress *pr, const float *losses, char *buf,
+                          size_t size) {
+  double now = MPI_Wtime(), elapsed = now - pr->t0;
+  int64_t done = t->epoch * pr->steps + t->step - pr->first_step;
+  int64_t left = pr->total - (t->epoch * pr->steps + t->step);
+  double per_step = done > 0 ? elapsed / (double)done : 0.0;
+  double rows = done > 0 ? (double)done * (double)t->batch_size / elapsed : 0.0;
+  char el[32], rest[32];
+  format_duration(el, sizeof el, elapsed);
+  format_duration(rest, sizeof rest, per_step * (double)left);
+
+  int n = snprintf(buf, size, "epoch %lld/%lld", (long long)t->epoch, (long long)t->epochs);
+  for (int k = 0; k < t->n_losses && n > 0 && (size_t)n < size; k++)
+    n += snprintf(buf + n, size - (size_t)n, " %s %.4f", t->loss_names[k], losses[k]);
+  if (n > 0 && (size_t)n < size)
+    snprintf(buf + n, size - (size_t)n, ", %.0f rows/s, elapsed %s, left %s", rows, el, rest);
+}
+
+/* Rank 0: a bar on a terminal, else a line per epoch or per PROGRESS_LINE_SECONDS. */
+static void progress_update(const sm_ctx *ctx, const sm_trainer *t, progress *pr,
+                            const float *losses, int epoch_done) {
+  if (ctx->rank != 0 || ctx->log_level < SM_LOG_INFO)
+    return;
+  double now = MPI_Wtime();
+  char text[512];
+  if (ctx->is_tty && (epoch_done || now - pr->last >= PROGRESS_BAR_SECONDS)) {
+    int64_t pos = t->epoch * pr->steps + t->step, width = 24;
+    int64_t fill = pr->total > 0 ? pos * width / pr->total : width;
+    char bar[32];
+    for (int64_t i = 0; i < width; i++)
+      bar[i] = i < fill ? '=' : ' ';
+    bar[width] = '\0';
+    progress_text(t, pr, losses, text, sizeof text);
+    fprintf(stderr, "\rsynthmpi: [%s] %s\033[K", bar, text);
+    pr->bar_open = 1;
+    pr->last = now;
+  } else if (!ctx->is_tty && (epoch_done || now - pr->last >= PROGRESS_LINE_SECONDS)) {
+    progress_text(t, pr, losses, text, sizeof text);
+    sm_log(ctx, SM_LOG_INFO, "%s", text);
+    pr->last = now;
+  }
+}
+
+/* Rank 0: end the bar's line before other output. */
+static void progress_end(const sm_ctx *ctx, progress *pr) {
+  if (ctx->rank == 0 && pr->bar_open)
+    fputc('\n', stderr);
+  pr->bar_open = 0;
+}
+
+/* ---- steps ----------------------------------------------------------------------------- */
+
+/* Close the epoch: mean losses per row into the history, position to the next epoch. */
+static void finish_epoch(sm_trainer *t) {
+  for (int k = 0; k < t->n_losses; k++) {
+    t->history[t->epoch * t->n_losses + k] = t->epoch_sum[k] / (double)t->n_global;
+    t->epoch_sum[k] = 0.0;
+  }
+  t->epoch++;
+  t->step = 0;
+}
+
+/* Collective. One step: local forward/backward, the allreduce, the optimiser update.
+ * *stop becomes 1 when any rank asked to stop; losses gets the step's mean losses. */
+static int train_step(sm_ctx *ctx, sm_trainer *t, const sm_permutation *perm, int64_t *rows,
+                      int stop_here, int *stop, float *losses) {
+  sm_nn_params *p = t->params;
+  double local[SM_TRAINER_MAX_LOSSES] = {0};
+  int64_t global = 0;
+  int64_t m = sm_batch_rows(perm, t->batch_size, t->step, t->row_offset, t->n_local, rows, &global);
+
+  /* local gradient sums; a failure travels in the reserved floats */
+  sm_nn_zero_grad(p);
+  int rc = t->batch(ctx, t->model, rows, m, global, t->epoch, local);
+  float *slot = p->grad + t->slots;
+  slot[SLOT_STOP] = stop_here ? 1.0f : 0.0f;
+  slot[SLOT_FAILED] = rc != SM_OK ? 1.0f : 0.0f;
+  for (int k = 0; k < t->n_losses; k++)
+    slot[SLOT_LOSS + k] = (float)local[k];
+  SM_TRY(sm_nn_allreduce_grad(ctx, p, 1.0f / (float)global));
+
+  /* read and clear the reserved floats, so the optimiser leaves their values at zero */
+  int failed = slot[SLOT_FAILED] > 0.0f;
+  *stop = slot[SLOT_STOP] > 0.0f;
+  for (int k = 0; k < t->n_losses; k++) {
+    losses[k] = slot[SLOT_LOSS + k];
+    t->epoch_sum[k] += (double)slot[SLOT_LOSS + k] * (double)global;
+  }
+  memset(slot, 0, (SLOT_LOSS + (size_t)t->n_losses) * sizeof(float));
+  if (failed)
+    return sm_agree(ctx, rc == SM_OK ? SM_OK : rc);
+
+  /* the update, identical on every rank */
+  sm_adam_step(t->adam, p);
+  if (t->after_step)
+    t->after_step(t->model);
+  t->step++;
+  return SM_OK;
+}
+
+/* Collective. Save the checkpoint when a path is set. */
+static int checkpoint(sm_ctx *ctx, const sm_trainer *t, const sm_fit_options *opt) {
+  if (!opt || !opt->checkpoint)
+    return SM_OK;
+  int rc = sm_trainer_save(ctx, t, opt->checkpoint, opt->experiment_hash);
+  if (rc == SM_OK)
+    sm_log(ctx, SM_LOG_DEBUG, "checkpoint at epoch %lld step %lld written to %s",
+           (long long)t->epoch, (long long)t->step, opt->checkpoint);
+  return rc;
+}
+
+/* Collective. The steps of one epoch from the current position; *stop as in train_step. */
+static int train_epoch(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt, int64_t *rows,
+                       progress *pr, int *stop) {
+  sm_permutation perm;
+  float losses[SM_TRAINER_MAX_LOSSES] = {0};
+  sm_permutation_init(&perm, (uint64_t)t->n_global, t->seed, SM_STREAM_NN_BATCH,
+                      (uint64_t)t->epoch);
+  while (t->step < pr->steps && !*stop) {
+    int stop_here = opt && opt->stop && *opt->stop;
+    SM_TRY(train_step(ctx, t, &perm, rows, stop_here, stop, losses));
+    if (t->step == pr->steps)
+      finish_epoch(t);
+    /* an epoch's line shows its mean losses, a line within an epoch the last step's */
+    if (t->step == 0)
+      for (int k = 0; k < t->n_losses; k++)
+        losses[k] = (float)t->history[(t->epoch - 1) * t->n_losses + k];
+    progress_update(ctx, t, pr, losses, t->step == 0);
+    if (t->step == 0)
+      break;
+  }
+  return SM_OK;
+}
+
+/* Collective. Allocate the history and batch rows; on resume, read the checkpoint. */
+static int prepare(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt, int64_t **rows) {
+  size_t nh = (size_t)(t->epochs > 0 ? t->epochs : 1) * (size_t)t->n_losses;
+  t->history = sm_calloc(ctx, nh > 0 ? nh : 1, sizeof(double));
+  *rows = sm_malloc(ctx, (size_t)(t->batch_size > 0 ? t->batch_size : 1) * sizeof(int64_t));
+  int rc = SM_OK;
+  if (!t->history || !*rows)
+    rc = SM_ERR;
+  else if (t->n_losses < 0 || t->n_losses > SM_TRAINER_MAX_LOSSES || t->batch_size < 1)
+    rc = sm_fail(ctx, SM_ERR, "trainer set up with %d loss terms and batch size %lld", t->n_losses,
+                 (long long)t->batch_size);
+  t->epoch = 0;
+  t->step = 0;
+  memset(t->epoch_sum, 0, sizeof t->epoch_sum);
+  SM_TRY(sm_agree(ctx, rc));
+  if (opt && opt->resume) {
+    SM_TRY(sm_trainer_load(ctx, t, opt->checkpoint, opt->experiment_hash));
+    sm_log(ctx, SM_LOG_INFO, "%s: resuming from %s at epoch %lld step %lld", t->kind,
+           opt->checkpoint, (long long)t->epoch, (long long)t->step);
+  }
+  return SM_OK;
+}
+
+int sm_trainer_run(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt) {
+  int64_t *rows = NULL;
+  int rc = prepare(ctx, t, opt, &rows);
+  progress pr = {
+      MPI_Wtime(), MPI_Wtime(), 0, sm_batches_per_epoch(t->n_global, t->batch_size), 0, 0};
+  pr.first_step = t->epoch * pr.steps + t->step;
+  pr.total = t->epochs * pr.steps;
+
+  /* epochs; a checkpoint every checkpoint_every of them, not after the last */
+  int stop = 0;
+  while (rc == SM_OK && t->epoch < t->epochs && !stop) {
+    rc = train_epoch(ctx, t, opt, rows, &pr, &stop);
+    int every = opt ? opt->checkpoint_every : 0;
+    if (rc == SM_OK && !stop && every > 0 && t->epoch % every == 0 && t->epoch < t->epochs)
+      rc = checkpoint(ctx, t, opt);
+  }
+  progress_end(ctx, &pr);
+  free(rows);
+
+  /* a stop before the end: save where we are and say how to continue */
+  if (rc == SM_OK && stop && t->epoch < t->epochs) {
+    rc = checkpoint(ctx, t, opt);
+    if (rc == SM_OK)
+      rc = sm_fail(ctx, SM_EINTERRUPTED, "training stopped at epoch %lld step %lld; %s",
+                   (long long)t->epoch, (long long)t->step,
+                   opt->checkpoint ? "run again with --resume to continue"
+                                   : "no checkpoint path was set, so nothing was saved");
+  }
+  return rc;
+}

@@ -1,0 +1,110 @@
+/* Private: data-parallel training shared by the neural models.
+ *
+ * The global batch size B is a setting of the experiment. Each epoch orders the N global
+ * rows by a keyed permutation drawn from (seed, SM_STREAM_NN_BATCH, epoch); batch b holds
+ * positions [bB, min((b+1)B, N)) and each rank trains on the rows of that batch it owns, in
+ * position order. Losses and gradients are sums over the global batch divided by its size,
+ * so the rank count changes only the floating-point summation order.
+ *
+ * One collective per step: the gradient buffer is allreduced once, and it carries a few
+ * extra floats reserved by the trainer: the loss terms of the step and a "stop requested"
+ * flag, so a stop asked for on any rank is seen by every rank at the same step.
+ *
+ * Checkpoints (HDF5, written as <path>.partial and renamed) hold the parameters, the Adam
+ * moments and step count, the position (epoch, step within the epoch), the experiment hash,
+ * the model kind and the loss history. With counter-based streams the position is the only
+ * random state, so a resumed run ends with bitwise the parameters of an uninterrupted one
+ * at the same rank count.
+ */
+#ifndef SYNTHMPI_MODELS_TRAINER_H
+#define SYNTHMPI_MODELS_TRAINER_H
+
+#include <stdint.h>
+
+#include "synthmpi/core.h"
+#include "synthmpi/model.h"
+#include "synthmpi/nn.h"
+
+#define SM_TRAINER_MAX_LOSSES 4
+
+/* ---- keyed permutation and batches (trainer_batch.c) ------------------------------- */
+
+/* A bijection of [0, n): a 4-round Feistel network on the smallest even number of bits
+ * that covers n, with cycle-walking back into [0, n). The round keys come from Philox. */
+typedef struct sm_permutation {
+  uint64_t n;
+  int half_bits;   /* bits of each Feistel half */
+  uint64_t mask;   /* (1 << half_bits) - 1 */
+  uint64_t key[4]; /* round keys */
+} sm_permutation;
+
+/* The order of an epoch: keys from the stream (seed, purpose, epoch). */
+void sm_permutation_init(sm_permutation *p, uint64_t n, uint64_t seed, uint32_t purpose,
+                         uint64_t epoch);
+/* Position i (0 <= i < n) to the row placed there. */
+uint64_t sm_permutation_apply(const sm_permutation *p, uint64_t i);
+
+/* Steps per epoch: ceil(n_rows / batch_size). */
+int64_t sm_batches_per_epoch(int64_t n_rows, int64_t batch_size);
+
+/* Local. The rows of global batch `step` that lie in [row_offset, row_offset + n_local),
+ * as local indices (global - row_offset) in position order, into rows (room for
+ * batch_size). Returns their count; *global_rows gets the size of the whole global batch. */
+int64_t sm_batch_rows(const sm_permutation *p, int64_t batch_size, int64_t step, int64_t row_offset,
+                      int64_t n_local, int64_t *rows, int64_t *global_rows);
+
+/* ---- the training loop (trainer.c) -------------------------------------------------- */
+
+/* Forward and backward over this rank's rows of one global batch: rows[0 .. m) are local
+ * row indices in position order, global_rows the size of the global batch. Accumulates the
+ * gradient of the SUM of the per-row losses into the parameter gradients (the trainer divides
+ * by the global batch size) and adds this rank's sums of each loss term to loss[]. */
+typedef int (*sm_trainer_batch_fn)(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m,
+                                   int64_t global_rows, int64_t epoch, double *loss);
+/* Called on every rank after each optimiser step (e.g. to clamp parameters); may be NULL. */
+typedef void (*sm_trainer_after_step_fn)(void *model);
+
+typedef struct sm_trainer {
+  /* set by the model before sm_trainer_run */
+  const char *kind;                              /* model kind, checked on resume */
+  int n_losses;                                  /* loss terms reported per step */
+  const char *loss_names[SM_TRAINER_MAX_LOSSES]; /* for progress lines */
+  int64_t batch_size, epochs;
+  uint64_t seed; /* the batch order's seed */
+  sm_trainer_batch_fn batch;
+  sm_trainer_after_step_fn after_step;
+  void *model;          /* passed to the callbacks */
+  sm_nn_params *params; /* every trainable value, one buffer */
+  sm_adam *adam;        /* over the whole buffer */
+  size_t slots;         /* offset of the reserved floats */
+
+  /* the data: this rank's block of the global rows */
+  int64_t n_global, row_offset, n_local;
+
+  /* position and history (saved in checkpoints) */
+  int64_t epoch, step;                     /* next step to take */
+  double epoch_sum[SM_TRAINER_MAX_LOSSES]; /* loss sums of the epoch so far */
+  double *history;                         /* (epochs, n_losses) mean loss per row */
+} sm_trainer;
+
+/* Reserve the trainer's floats at the end of the parameter buffer (1 + n_losses of them;
+ * call after every layer is reserved and before sm_nn_params_alloc). The reserved values
+ * stay zero: their gradients are cleared before each optimiser step. */
+void sm_trainer_reserve(sm_trainer *t, sm_nn_params *p);
+
+/* Collective. Train from the current position (epoch 0, or where the checkpoint left off
+ * when opt->resume) to t->epochs. Returns SM_OK, or SM_EINTERRUPTED after writing a
+ * checkpoint when opt->stop was set on any rank, or an error. */
+int sm_trainer_run(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt);
+
+void sm_trainer_free(sm_trainer *t);
+
+/* ---- checkpoints (trainer_checkpoint.c) --------------------------------------------- */
+
+/* Collective. Write the state to path (through path.partial, renamed when complete). */
+int sm_trainer_save(sm_ctx *ctx, const sm_trainer *t, const char *path, uint64_t hash);
+/* Collective. Restore parameters, moments, position and history; SM_EINPUT when the file is
+ * missing, was written by a different experiment or model, or does not fit the model. */
+int sm_trainer_load(sm_ctx *ctx, sm_trainer *t, const char *path, uint64_t hash);
+
+#endif

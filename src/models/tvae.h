@@ -1,0 +1,85 @@
+/* Private: the TVAE state shared by the fit and sampling (tvae.c) and the model file
+ * (tvae_io.c); tests use it to reach the parameters and the loss history. */
+#ifndef SYNTHMPI_MODELS_TVAE_H
+#define SYNTHMPI_MODELS_TVAE_H
+
+#include <stdint.h>
+
+#include "synthmpi/config.h"
+#include "synthmpi/encoder.h"
+#include "synthmpi/nn.h"
+
+#define TVAE_MAX_LAYERS 8
+#define TVAE_N_LOSSES 2 /* reconstruction, KL */
+
+/* The settings of a fit (the model parameters), as saved with the model. */
+typedef struct tvae_settings {
+  int embedding_dim;
+  int n_compress, compress[TVAE_MAX_LAYERS];     /* encoder hidden widths */
+  int n_decompress, decompress[TVAE_MAX_LAYERS]; /* decoder hidden widths */
+  double l2scale, loss_factor, beta, lr;
+  int64_t batch_size, epochs;
+  uint64_t seed;
+  int max_modes;
+} tvae_settings;
+
+/* The two networks carved out of one parameter buffer. */
+typedef struct tvae_net {
+  int width;                          /* encoded row width */
+  int emb;                            /* latent dimension */
+  sm_linear enc[TVAE_MAX_LAYERS];     /* encoder hidden layers, ReLU after each */
+  sm_linear mu, logvar;               /* (last hidden, emb) heads */
+  sm_linear dec[TVAE_MAX_LAYERS + 1]; /* decoder hidden layers (ReLU), then the output */
+  size_t sigma;                       /* offset of the learned sigma (width) */
+  size_t n_model;                     /* floats of the model (the trainer's come after) */
+  sm_nn_params params;
+} tvae_net;
+
+typedef struct tvae_state {
+  tvae_settings set;
+  sm_encoder encoder; /* the data transformer */
+  tvae_net net;
+  double *history; /* (epochs, TVAE_N_LOSSES) mean losses per row: reconstruction, KL */
+} tvae_state;
+
+/* Settings from the validated model parameters; SM_EINPUT for bad layer lists. */
+int sm_tvae_settings(sm_ctx *ctx, const sm_params *p, tvae_settings *s);
+/* Parse "128,128" into widths; SM_EINPUT with a message naming the parameter. */
+int sm_tvae_parse_dims(sm_ctx *ctx, const char *name, const char *text, int *dims, int *n);
+
+/* Reserve every layer and sigma in net->params for rows of the given width (the trainer's
+ * floats, when training, are reserved after this). */
+void sm_tvae_layout(tvae_net *net, const tvae_settings *s, int width);
+
+void sm_tvae_free(void *state);
+
+/* Decoder forward over rows latent vectors z (rows, emb): pre[j] and post[j] (rows, width of
+ * hidden layer j) keep each hidden layer before and after its ReLU; out (rows, width) gets
+ * the raw output (no tanh or softmax). */
+void sm_tvae_decoder_forward(const tvae_net *net, const tvae_settings *s, const float *z, int rows,
+                             float *const *pre, float *const *post, float *out);
+
+/* ---- training (tvae_step.c) -------------------------------------------------------- */
+
+/* Everything a training step needs besides the state: the encoded local rows, their
+ * one-hot targets and the activations of one batch. */
+typedef struct tvae_train tvae_train;
+
+/* Local. Encode the rank's rows of train (stream (seed, SM_STREAM_ENCODE, global row)) and
+ * allocate the batch workspace; NULL when out of memory (recorded in ctx). */
+tvae_train *sm_tvae_train_new(sm_ctx *ctx, tvae_state *st, const sm_table *train);
+/* Local. The same from rows already encoded: data (n_local, width) is taken over (freed with
+ * the workspace, also on failure); row_offset is the global index of its first row. */
+tvae_train *sm_tvae_train_wrap(sm_ctx *ctx, tvae_state *st, float *data, int64_t n_local,
+                               int64_t row_offset);
+void sm_tvae_train_free(tvae_train *tr);
+/* The trainer's callbacks (model = the tvae_train). */
+int sm_tvae_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
+                  int64_t epoch, double *loss);
+void sm_tvae_clamp_sigma(void *model);
+
+/* Collective. The model operations save and load (see synthmpi/model.h). */
+int sm_tvae_save(sm_ctx *ctx, const void *state, int64_t group);
+int sm_tvae_load(sm_ctx *ctx, int64_t group, void **state);
+
+#endif

@@ -1,0 +1,356 @@
+/* TVAE networks and training step: layout, encoder, reparameterisation, decoder, the loss of Xu et
+ * al. (2019) with a KL weight (beta-VAE), and the backward pass, over this rank's rows of a batch.
+ *
+ * Per row, with x the encoded row and rec the decoder output:
+ *   scalar span c:  (x_c - tanh(rec_c))^2 / (2 sigma_c^2) + log sigma_c
+ *   one-hot span:   cross-entropy of the logits against the argmax of x's span
+ *   loss = loss_factor * (sum of the above) + beta * KL(N(mu, exp logvar) || N(0, I)).
+ * Gradients are of the SUM over the rows; the trainer divides by the global batch size.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/tvae.h"
+#include "synthmpi/rng.h"
+
+struct tvae_train {
+  tvae_state *st;
+  int64_t n_local, row_offset;
+  int n_onehot;     /* one-hot spans */
+  int *onehot_span; /* (n_onehot) their span indices */
+  float *data;      /* (n_local, width) encoded rows */
+  int32_t *target;  /* (n_onehot, n_local) argmax of each one-hot span */
+  int64_t cap;      /* batch rows the workspace holds */
+
+  /* the batch and its activations; one block, carved into these views */
+  float *block;
+  int32_t *batch_target;                                 /* (n_onehot, cap) */
+  float *x;                                              /* (cap, width) */
+  float *epre[TVAE_MAX_LAYERS], *epost[TVAE_MAX_LAYERS]; /* (cap, compress[i]) */
+  float *mu, *logvar, *std, *eps, *z;                    /* (cap, emb) */
+  float *dpre[TVAE_MAX_LAYERS], *dpost[TVAE_MAX_LAYERS]; /* (cap, decompress[j]) */
+  float *rec, *drec;                                     /* (cap, width) */
+  float *dmu, *dlogvar, *dz;                             /* (cap, emb) */
+  float *grad[2];                                        /* (cap, widest layer) scratch */
+};
+
+void sm_tvae_layout(tvae_net *net, const tvae_settings *s, int width) {
+  sm_nn_params *p = &net->params;
+  net->width = width;
+  net->emb = s->embedding_dim;
+
+  /* encoder: width -> compress... -> (mu, logvar) */
+  int in = width;
+  for (int i = 0; i < s->n_compress; i++) {
+    sm_linear_reserve(&net->enc[i], p, in, s->compress[i]);
+    in = s->compress[i];
+  }
+  sm_linear_reserve(&net->mu, p, in, s->embedding_dim);
+  sm_linear_reserve(&net->logvar, p, in, s->embedding_dim);
+
+  /* decoder: emb -> decompress... -> width, and sigma */
+  in = s->embedding_dim;
+  for (int j = 0; j < s->n_decompress; j++) {
+    sm_linear_reserve(&net->dec[j], p, in, s->decompress[j]);
+    in = s->decompress[j];
+  }
+  sm_linear_reserve(&net->dec[s->n_decompress], p, in, width);
+  net->sigma = sm_nn_reserve(p, (size_t)width);
+  net->n_model = p->n;
+}
+
+void sm_tvae_decoder_forward(const tvae_net *net, const tvae_settings *s, const float *z, int rows,
+                             float *const *pre, float *const *post, float *out) {
+  const float *in = z;
+  for (int j = 0; j < s->n_decompress; j++) {
+    sm_linear_forward(pre[j], in, &net->dec[j], &net->params, rows);
+    sm_relu_forward(post[j], pre[j], (size_t)rows * s->decompress[j]);
+    in = post[j];
+  }
+  sm_linear_forward(out, in, &net->dec[s->n_decompress], &net->params, rows);
+}
+
+/* ---- workspace ---------------------------------------------------------------------- */
+
+/* The widest activation of the networks (for the gradient scratch). */
+static int widest(const tvae_settings *s, int width) {
+  int w = width > s->embedding_dim ? width : s->embedding_dim;
+  for (int i = 0; i < s->n_compress; i++)
+    w = s->compress[i] > w ? s->compress[i] : w;
+  for (int j = 0; j < s->n_decompress; j++)
+    w = s->decompress[j] > w ? s->decompress[j] : w;
+  return w;
+}
+
+/* Carve the views out of tr->block, or (block NULL) count the floats needed. */
+static size_t carve(tvae_train *tr, float *block) {
+  const tvae_settings *s = &tr->st->set;
+  size_t cap = (size_t)tr->cap, width = (size_t)tr->st->net.width, emb = s->embedding_dim;
+  size_t used = 0;
+#define VIEW(ptr, n)                                                                               \
+  do {                                                                                             \
+    if (block)                                                                                     \
+      (ptr) = block + used;                                                                        \
+    used += (n);                                                                                   \
+  } while (0)
+  VIEW(tr->x, cap * width);
+  for (int i = 0; i < s->n_compress; i++) {
+    VIEW(tr->epre[i], cap * s->compress[i]);
+    VIEW(tr->epost[i], cap * s->compress[i]);
+  }
+  VIEW(tr->mu, cap * emb);
+  VIEW(tr->logvar, cap * emb);
+  VIEW(tr->std, cap * emb);
+  VIEW(tr->eps, cap * emb);
+  VIEW(tr->z, cap * emb);
+  for (int j = 0; j < s->n_decompress; j++) {
+    VIEW(tr->dpre[j], cap * s->decompress[j]);
+    VIEW(tr->dpost[j], cap * s->decompress[j]);
+  }
+  VIEW(tr->rec, cap * width);
+  VIEW(tr->drec, cap * width);
+  VIEW(tr->dmu, cap * emb);
+  VIEW(tr->dlogvar, cap * emb);
+  VIEW(tr->dz, cap * emb);
+  VIEW(tr->grad[0], cap * widest(s, (int)width));
+  VIEW(tr->grad[1], cap * widest(s, (int)width));
+#undef VIEW
+  return used;
+}
+
+/* The index of the largest value of v[0 .. n) (the first on ties). */
+static int32_t argmax(const float *v, int n) {
+  int32_t best = 0;
+  for (int k = 1; k < n; k++)
+    if (v[k] > v[best])
+      best = k;
+  return best;
+}
+
+/* Record each one-hot span's target class for every encoded row. */
+static int find_targets(sm_ctx *ctx, tvae_train *tr) {
+  const sm_encoder *enc = &tr->st->encoder;
+  size_t width = (size_t)enc->width, n = (size_t)tr->n_local;
+  tr->onehot_span = sm_malloc(ctx, (size_t)(enc->n_spans > 0 ? enc->n_spans : 1) * sizeof(int));
+  if (!tr->onehot_span)
+    return SM_ERR;
+  for (int k = 0; k < enc->n_spans; k++)
+    if (enc->spans[k].kind == SM_SPAN_ONEHOT)
+      tr->onehot_span[tr->n_onehot++] = k;
+  tr->target = sm_malloc(ctx, (size_t)(tr->n_onehot > 0 ? tr->n_onehot : 1) * (n > 0 ? n : 1) *
+                                  sizeof(int32_t));
+  if (!tr->target)
+    return SM_ERR;
+  for (int k = 0; k < tr->n_onehot; k++) {
+    const sm_span *sp = &enc->spans[tr->onehot_span[k]];
+    for (size_t r = 0; r < n; r++)
+      tr->target[k * n + r] = argmax(tr->data + r * width + sp->start, sp->width);
+  }
+  return SM_OK;
+}
+
+tvae_train *sm_tvae_train_wrap(sm_ctx *ctx, tvae_state *st, float *data, int64_t n_local,
+                               int64_t row_offset) {
+  tvae_train *tr = sm_calloc(ctx, 1, sizeof *tr);
+  if (!tr) {
+    free(data);
+    return NULL;
+  }
+  tr->st = st;
+  tr->data = data;
+  tr->n_local = n_local;
+  tr->row_offset = row_offset;
+  tr->cap = st->set.batch_size < n_local ? st->set.batch_size : n_local;
+  if (tr->cap < 1)
+    tr->cap = 1;
+
+  /* targets, then one block for the batch */
+  int rc = data ? find_targets(ctx, tr) : SM_ERR;
+  if (rc == SM_OK) {
+    tr->block = sm_malloc(ctx, carve(tr, NULL) * sizeof(float));
+    tr->batch_target = sm_malloc(ctx, (size_t)(tr->n_onehot > 0 ? tr->n_onehot : 1) *
+                                          (size_t)tr->cap * sizeof(int32_t));
+    rc = tr->block && tr->batch_target ? SM_OK : SM_ERR;
+  }
+  if (rc != SM_OK) {
+    sm_tvae_train_free(tr);
+    return NULL;
+  }
+  carve(tr, tr->block);
+  return tr;
+}
+
+void sm_tvae_train_free(tvae_train *tr) {
+  if (!tr)
+    return;
+  free(tr->onehot_span);
+  free(tr->data);
+  free(tr->target);
+  free(tr->block);
+  free(tr->batch_target);
+  free(tr);
+}
+
+void sm_tvae_clamp_sigma(void *model) {
+  tvae_train *tr = model;
+  tvae_net *net = &tr->st->net;
+  float *sigma = net->params.value + net->sigma;
+  for (int c = 0; c < net->width; c++)
+    sigma[c] = sigma[c] < 0.01f ? 0.01f : sigma[c] > 1.0f ? 1.0f : sigma[c];
+}
+
+/* ---- forward ------------------------------------------------------------------------ */
+
+/* Copy the batch's encoded rows and targets into the workspace. */
+static void gather(tvae_train *tr, const int64_t *rows, int m) {
+  size_t width = (size_t)tr->st->net.width;
+  for (int r = 0; r < m; r++)
+    memcpy(tr->x + r * width, tr->data + rows[r] * width, width * sizeof(float));
+  for (int k = 0; k < tr->n_onehot; k++)
+    for (int r = 0; r < m; r++)
+      tr->batch_target[(size_t)k * tr->cap + r] = tr->target[k * tr->n_local + rows[r]];
+}
+
+/* Encoder, then z = mu + eps * exp(logvar / 2) with eps from the stream (seed mixed with
+ * the epoch, SM_STREAM_NN_NOISE, global row). */
+static void encoder_forward(tvae_train *tr, const int64_t *rows, int m, int64_t epoch) {
+  const tvae_settings *s = &tr->st->set;
+  const tvae_net *net = &tr->st->net;
+  const float *in = tr->x;
+  for (int i = 0; i < s->n_compress; i++) {
+    sm_linear_forward(tr->epre[i], in, &net->enc[i], &net->params, m);
+    sm_relu_forward(tr->epost[i], tr->epre[i], (size_t)m * s->compress[i]);
+    in = tr->epost[i];
+  }
+  sm_linear_forward(tr->mu, in, &net->mu, &net->params, m);
+  sm_linear_forward(tr->logvar, in, &net->logvar, &net->params, m);
+
+  /* reparameterisation: one stream per row */
+  int emb = s->embedding_dim;
+  uint64_t noise_seed = sm_hash64(s->seed) ^ sm_hash64((uint64_t)epoch + 1);
+  for (int r = 0; r < m; r++) {
+    sm_rng rng;
+    sm_rng_init(&rng, noise_seed, SM_STREAM_NN_NOISE, (uint64_t)(tr->row_offset + rows[r]));
+    for (int k = 0; k < emb; k++) {
+      size_t i = (size_t)r * emb + k;
+      tr->std[i] = expf(0.5f * tr->logvar[i]);
+      tr->eps[i] = (float)sm_normal_from_u32(sm_rng_u32(&rng));
+      tr->z[i] = tr->mu[i] + tr->eps[i] * tr->std[i];
+    }
+  }
+}
+
+/* Loss of one scalar span at column c: returns the sum over rows; writes drec and adds to
+ * the sigma gradient (both times loss_factor). */
+static double scalar_loss(tvae_train *tr, int c, int m) {
+  tvae_net *net = &tr->st->net;
+  float factor = (float)tr->st->set.loss_factor, sigma = net->params.value[net->sigma + c];
+  int width = net->width;
+  double sum = 0.0, dsigma = 0.0;
+  for (int r = 0; r < m; r++) {
+    size_t i = (size_t)r * width + c;
+    float t = tanhf(tr->rec[i]), e = tr->x[i] - t;
+    sum += (double)e * e / (2.0 * sigma * sigma) + log((double)sigma);
+    tr->drec[i] = factor * (-e / (sigma * sigma)) * (1.0f - t * t);
+    dsigma += -(double)e * e / ((double)sigma * sigma * sigma) + 1.0 / sigma;
+  }
+  net->params.grad[net->sigma + c] += (float)(factor * dsigma);
+  return sum;
+}
+
+/* The reconstruction loss over every span (sum over rows, before loss_factor). */
+static double reconstruction_loss(tvae_train *tr, int m) {
+  const sm_encoder *enc = &tr->st->encoder;
+  float factor = (float)tr->st->set.loss_factor;
+  double sum = 0.0;
+  for (int k = 0, h = 0; k < enc->n_spans; k++) {
+    const sm_span *sp = &enc->spans[k];
+    if (sp->kind == SM_SPAN_SCALAR) {
+      for (int c = sp->start; c < sp->start + sp->width; c++)
+        sum += scalar_loss(tr, c, m);
+    } else {
+      const int32_t *target = tr->batch_target + (size_t)h++ * tr->cap;
+      sum += sm_cross_entropy_loss(tr->drec, tr->rec, target, m, enc->width, sp->start, sp->width,
+                                   factor);
+    }
+  }
+  return sum;
+}
+
+/* ---- backward ----------------------------------------------------------------------- */
+
+/* From drec back to dz through the decoder (parameter gradients accumulated). */
+static void decoder_backward(tvae_train *tr, int m) {
+  const tvae_settings *s = &tr->st->set;
+  tvae_net *net = &tr->st->net;
+  const float *dy = tr->drec;
+  int next = 0;
+  for (int j = s->n_decompress; j >= 0; j--) {
+    const float *in = j > 0 ? tr->dpost[j - 1] : tr->z;
+    float *dx = j > 0 ? tr->grad[next] : tr->dz;
+    sm_linear_backward(dx, &net->params, dy, in, &net->dec[j], m);
+    if (j > 0)
+      sm_relu_backward(dx, dx, tr->dpre[j - 1], (size_t)m * s->decompress[j - 1]);
+    dy = dx;
+    next ^= 1;
+  }
+}
+
+/* From dz and the KL gradients back through the reparameterisation and the encoder. */
+static void encoder_backward(tvae_train *tr, int m) {
+  const tvae_settings *s = &tr->st->set;
+  tvae_net *net = &tr->st->net;
+  size_t n = (size_t)m * s->embedding_dim;
+  for (size_t i = 0; i < n; i++) {
+    tr->dmu[i] += tr->dz[i];
+    tr->dlogvar[i] += tr->dz[i] * tr->eps[i] * 0.5f * tr->std[i];
+  }
+
+  /* both heads read the last hidden layer: their input gradients add up */
+  int last = s->n_compress - 1;
+  const float *hidden = last >= 0 ? tr->epost[last] : tr->x;
+  float *dh = tr->grad[0], *other = tr->grad[1];
+  size_t nh = (size_t)m * (last >= 0 ? s->compress[last] : net->width);
+  sm_linear_backward(last >= 0 ? dh : NULL, &net->params, tr->dmu, hidden, &net->mu, m);
+  sm_linear_backward(last >= 0 ? other : NULL, &net->params, tr->dlogvar, hidden, &net->logvar, m);
+  for (size_t i = 0; last >= 0 && i < nh; i++)
+    dh[i] += other[i];
+
+  /* the hidden layers, last first; the data needs no gradient */
+  for (int i = last; i >= 0; i--) {
+    sm_relu_backward(dh, dh, tr->epre[i], (size_t)m * s->compress[i]);
+    float *dx = i > 0 ? other : NULL;
+    sm_linear_backward(dx, &net->params, dh, i > 0 ? tr->epost[i - 1] : tr->x, &net->enc[i], m);
+    other = dh;
+    dh = dx;
+  }
+}
+
+int sm_tvae_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
+                  int64_t epoch, double *loss) {
+  tvae_train *tr = model;
+  if (m > tr->cap)
+    return sm_fail(ctx, SM_ERR, "tvae: %lld batch rows on one rank, room for %lld", (long long)m,
+                   (long long)tr->cap);
+  if (m == 0)
+    return SM_OK;
+
+  /* forward */
+  int rows_here = (int)m;
+  gather(tr, rows, rows_here);
+  encoder_forward(tr, rows, rows_here, epoch);
+  sm_tvae_decoder_forward(&tr->st->net, &tr->st->set, tr->z, rows_here, tr->dpre, tr->dpost,
+                          tr->rec);
+
+  /* losses and their gradients at the outputs (KL written first, decoder's added) */
+  loss[0] += reconstruction_loss(tr, rows_here);
+  size_t n = (size_t)rows_here * tr->st->set.embedding_dim;
+  loss[1] +=
+      sm_kl_normal_loss(tr->dmu, tr->dlogvar, tr->mu, tr->logvar, n, (float)tr->st->set.beta);
+
+  /* backward */
+  decoder_backward(tr, rows_here);
+  encoder_backward(tr, rows_here);
+  return SM_OK;
+}

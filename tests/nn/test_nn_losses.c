@@ -1,0 +1,118 @@
+/* The losses against central finite differences of their own value, the `scale` factor on
+ * their gradients, and a zeroed gradient as the negative control of every check. */
+#include "nn_test.h"
+
+enum { N = 12, CE_ROWS = 5, STRIDE = 6, START = 1, WIDTH = 4 };
+
+typedef struct loss_case {
+  float x[N], t[N], mu[N], logvar[N];
+  float logits[CE_ROWS * STRIDE];
+  int32_t target[CE_ROWS];
+} loss_case;
+
+static double mse_objective(void *state) {
+  loss_case *c = state;
+  return sm_mse_loss(NULL, c->x, c->t, N, 1.0f);
+}
+
+static double ce_objective(void *state) {
+  loss_case *c = state;
+  return sm_cross_entropy_loss(NULL, c->logits, c->target, CE_ROWS, STRIDE, START, WIDTH, 1.0f);
+}
+
+static double nll_objective(void *state) {
+  loss_case *c = state;
+  return sm_gaussian_nll_loss(NULL, NULL, c->mu, c->logvar, c->t, N, 1.0f);
+}
+
+static double kl_objective(void *state) {
+  loss_case *c = state;
+  return sm_kl_normal_loss(NULL, NULL, c->mu, c->logvar, N, 1.0f);
+}
+
+/* Largest |a - scale b|: gradients written with a scale are the unscaled ones times it. */
+static double scale_error(const float *a, const float *b, size_t n, float scale) {
+  double worst = 0;
+  for (size_t i = 0; i < n; i++)
+    worst = fmax(worst, fabs((double)a[i] - (double)scale * b[i]));
+  return worst;
+}
+
+static void check_mse(loss_case *c) {
+  float dx[N], scaled[N];
+  double loss = sm_mse_loss(dx, c->x, c->t, N, 1.0f);
+  double want = 0;
+  for (int i = 0; i < N; i++)
+    want += 0.5 * ((double)c->x[i] - c->t[i]) * ((double)c->x[i] - c->t[i]);
+  CHECK_CLOSE(loss, want, 1e-9);
+  check_grad("mse dx", c->x, N, dx, mse_objective, c);
+  sm_mse_loss(scaled, c->x, c->t, N, 0.25f);
+  CHECK_CLOSE(scale_error(scaled, dx, N, 0.25f), 0.0, 1e-7);
+}
+
+static void check_cross_entropy(loss_case *c) {
+  float dx[CE_ROWS * STRIDE], scaled[CE_ROWS * STRIDE];
+  memset(dx, 0, sizeof dx);
+  double loss =
+      sm_cross_entropy_loss(dx, c->logits, c->target, CE_ROWS, STRIDE, START, WIDTH, 1.0f);
+
+  /* reference: -log softmax at the target, by the definition (row 2 is unlabelled) */
+  double want = 0;
+  for (int r = 0; r < CE_ROWS; r++) {
+    if (c->target[r] < 0)
+      continue;
+    double z = 0;
+    for (int j = 0; j < WIDTH; j++)
+      z += exp(c->logits[r * STRIDE + START + j]);
+    want -= log(exp(c->logits[r * STRIDE + START + c->target[r]]) / z);
+  }
+  printf("cross-entropy %.9f, reference %.9f\n", loss, want);
+  CHECK_CLOSE(loss, want, 1e-6);
+  check_grad("cross-entropy dx", c->logits, CE_ROWS * STRIDE, dx, ce_objective, c);
+  sm_cross_entropy_loss(scaled, c->logits, c->target, CE_ROWS, STRIDE, START, WIDTH, 0.5f);
+  for (int j = 0; j < WIDTH; j++)
+    CHECK(scaled[2 * STRIDE + START + j] == 0.0f);
+}
+
+static void check_gaussian(loss_case *c, int kl) {
+  float dmu[N], dlogvar[N], smu[N], slogvar[N];
+  nn_objective f = kl ? kl_objective : nll_objective;
+  if (kl) {
+    sm_kl_normal_loss(dmu, dlogvar, c->mu, c->logvar, N, 1.0f);
+    sm_kl_normal_loss(smu, slogvar, c->mu, c->logvar, N, 0.5f);
+  } else {
+    sm_gaussian_nll_loss(dmu, dlogvar, c->mu, c->logvar, c->t, N, 1.0f);
+    sm_gaussian_nll_loss(smu, slogvar, c->mu, c->logvar, c->t, N, 0.5f);
+  }
+  check_grad(kl ? "kl dmu" : "gaussian nll dmu", c->mu, N, dmu, f, c);
+  check_grad(kl ? "kl dlogvar" : "gaussian nll dlogvar", c->logvar, N, dlogvar, f, c);
+  CHECK_CLOSE(scale_error(smu, dmu, N, 0.5f), 0.0, 1e-7);
+  CHECK_CLOSE(scale_error(slogvar, dlogvar, N, 0.5f), 0.0, 1e-7);
+}
+
+/* The closed forms at one point, worked by hand: mu 1, logvar 0, t 3 gives NLL 0.5 * 4 = 2
+ * and KL -0.5 (1 + 0 - 1 - 1) = 0.5. */
+static void check_values(void) {
+  float mu = 1, logvar = 0, t = 3;
+  CHECK_CLOSE(sm_gaussian_nll_loss(NULL, NULL, &mu, &logvar, &t, 1, 1.0f), 2.0, 1e-12);
+  CHECK_CLOSE(sm_kl_normal_loss(NULL, NULL, &mu, &logvar, 1, 1.0f), 0.5, 1e-12);
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  loss_case c;
+  rand_floats(c.x, N, 1, -2, 2);
+  rand_floats(c.t, N, 2, -2, 2);
+  rand_floats(c.mu, N, 3, -1.5, 1.5);
+  rand_floats(c.logvar, N, 4, -1, 1);
+  rand_floats(c.logits, CE_ROWS * STRIDE, 5, -3, 3);
+  int32_t targets[CE_ROWS] = {0, 3, -1, 1, 2};
+  memcpy(c.target, targets, sizeof targets);
+
+  check_mse(&c);
+  check_cross_entropy(&c);
+  check_gaussian(&c, 0);
+  check_gaussian(&c, 1);
+  check_values();
+  return test_finish();
+}
