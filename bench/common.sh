@@ -72,14 +72,24 @@ median() {
     else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# seconds of each epoch in a synthmpi log: lines that mention an epoch, their last
-# "<number> s" figure; the first epoch (warm-up) is skipped. Prints one number a line.
+# seconds of each epoch in a synthmpi log, one number a line, the first epoch (warm-up)
+# left out. Rank 0 logs "epoch K/N <losses>, R rows/s, ..." when an epoch ends, where R is
+# the mean rate since training began over batch-sized steps; with the steps per epoch and
+# the batch from the model's opening line ("..., batch B, N epochs of S steps ...") the
+# time at the end of epoch K is K * S * B / R, and an epoch's time is the difference of
+# two. Lines written inside an epoch repeat the previous K and are skipped.
 epoch_seconds() {
-  awk 'tolower($0) ~ /epoch/ {
-    s = $0; t = ""
-    while (match(s, /[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)? ?s([^A-Za-z]|$)/)) {
-      t = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
-    }
-    if (t != "") { sub(/ ?s.*/, "", t); if (++n > 1) print t }
-  }' "$1"
+  awk '
+    match($0, /batch [0-9]+/) { batch = substr($0, RSTART + 6, RLENGTH - 6) + 0 }
+    match($0, /epochs of [0-9]+ steps/) { steps = substr($0, RSTART + 10, RLENGTH - 16) + 0 }
+    match($0, /epoch [0-9]+\/[0-9]+/) && match($0, /[0-9.]+ rows\/s/) {
+      rate = substr($0, RSTART, RLENGTH - 7) + 0
+      match($0, /epoch [0-9]+\//)
+      k = substr($0, RSTART + 6, RLENGTH - 7) + 0
+      if (k in seen || rate <= 0 || steps == 0 || batch == 0) next
+      seen[k] = 1
+      end = k * steps * batch / rate
+      if (k > 1 && (k - 1) in at) printf "%.6f\n", end - at[k - 1]
+      at[k] = end
+    }' "$1"
 }

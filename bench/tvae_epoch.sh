@@ -87,15 +87,20 @@ for t in $threads; do
   torch_loss=$(awk '/^final_loss:/ { print $2 }' "$out")
 done
 
-# the encoded width synthmpi reports, else PyTorch's
+# the encoded widths: synthmpi's from its log ("encoded as W values"), PyTorch's from its
+# output; they differ where the encodings differ (synthmpi keeps "?" as missing, not as a
+# category, and its mixtures may keep other mode counts)
 log1="$logs/tvae_epoch-np${ranks%% *}-e$epochs.log"
-synth_width=$(grep -io 'width[ :=]*[0-9]\+' "$log1" | head -n 1 | grep -o '[0-9]\+$' || true)
+synth_width=$(grep -o 'encoded as [0-9]\+ values' "$log1" | head -n 1 | grep -o '[0-9]\+' || true)
 width=${WIDTH:-${synth_width:-$torch_width}}
 
-# FLOPs of one epoch: 2 * rows * sum(in * out) over the layers, times 3 for the backward;
-# layers: width->128, 128->128, mu and logvar 128->128, 128->128, 128->128, 128->width
-macs=$((width * 128 + 128 * 128 + 2 * 128 * 128 + 128 * 128 + 128 * 128 + 128 * width))
+# FLOPs of one epoch at width W: 2 * rows * sum(in * out) over the Linear layers, times 3
+# for the backward; layers W->128, 128->128, mu and logvar 128->128, 128->128, 128->128,
+# 128->W
+weights() { echo $(($1 * 128 + 128 * 128 + 2 * 128 * 128 + 128 * 128 + 128 * 128 + 128 * $1)); }
+macs=$(weights "$width")
 flops=$(calc "2 * $rows * $macs * 3")
+torch_flops=$(calc "2 * $rows * $(weights "$torch_width") * 3")
 
 # the machine: single-thread SGEMM at these shapes
 "$gemm_bin" "$width" >"$logs/tvae_epoch-gemm.log" || bench_die "gemm_peak failed"
@@ -112,6 +117,7 @@ for n in $ranks; do
   tt=${torch[$n]:-}
   if [ -n "$tt" ]; then ratio=$(calc "$s / $tt") speed=$(calc "$tt / $s"); else ratio=- speed=-; fi
   g=$(calc "$flops / $s / 1e9")
+  # the same-cores comparison is of seconds per epoch, whatever each one's width
   printf '%-8s %5s %12s %12s %13s %9s %9s %14s\n' "$n" "$s" "${synth_diff[$n]}" "${tt:--}" \
     "$ratio" "$speed" "$g" "$(calc "$g / $n")"
 done
@@ -122,9 +128,10 @@ echo
 echo "PyTorch:"
 printf '%-8s %12s %9s\n' threads sec/epoch GFLOP/s
 for t in $threads; do
-  printf '%-8s %12s %9s\n' "$t" "${torch[$t]}" "$(calc "$flops / ${torch[$t]} / 1e9")"
+  printf '%-8s %12s %9s\n' "$t" "${torch[$t]}" "$(calc "$torch_flops / ${torch[$t]} / 1e9")"
 done
-echo "PyTorch encoded width $torch_width, final loss $torch_loss ($epochs epochs)"
+echo "PyTorch: encoded width $torch_width, $(calc "$torch_flops / 1e9") GFLOP an epoch," \
+  "final loss $torch_loss ($epochs epochs)"
 
 # scaling 1 -> 2 (or first -> last of RANKS)
 first=${ranks%% *} last=${ranks##* }
