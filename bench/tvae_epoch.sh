@@ -106,20 +106,28 @@ torch_flops=$(calc "2 * $rows * $(weights "$torch_width") * 3")
 "$gemm_bin" "$width" >"$logs/tvae_epoch-gemm.log" || bench_die "gemm_peak failed"
 peak=$(awk '/^peak_gflops:/ { print $2 }' "$logs/tvae_epoch-gemm.log")
 
+# an expression with D decimals: fixed D EXPR
+fixed() { awk "BEGIN { printf \"%.$1f\", $2 }"; }
+
 # the table
 echo
 echo "seconds per epoch (median of epochs 2..$epochs, best of $repeat runs;" \
   "synth_diff: whole-fit difference)"
-printf '%-8s %5s %12s %12s %13s %9s %9s %14s\n' cores synth synth_diff torch \
-  synth/torch speedup GFLOP/s GFLOP/s/core
+row_format='%-6s %9s %11s %9s %12s %8s %8s %13s\n'
+# shellcheck disable=SC2059
+printf "$row_format" cores synth synth_diff torch synth/torch speedup GFLOP/s GFLOP/s/core
 for n in $ranks; do
   s=${synth[$n]}
   tt=${torch[$n]:-}
-  if [ -n "$tt" ]; then ratio=$(calc "$s / $tt") speed=$(calc "$tt / $s"); else ratio=- speed=-; fi
-  g=$(calc "$flops / $s / 1e9")
+  ratio=- speed=- torch_cell=-
   # the same-cores comparison is of seconds per epoch, whatever each one's width
-  printf '%-8s %5s %12s %12s %13s %9s %9s %14s\n' "$n" "$s" "${synth_diff[$n]}" "${tt:--}" \
-    "$ratio" "$speed" "$g" "$(calc "$g / $n")"
+  if [ -n "$tt" ]; then
+    ratio=$(fixed 3 "$s / $tt") speed=$(fixed 2 "$tt / $s") torch_cell=$(fixed 4 "$tt")
+  fi
+  g=$(calc "$flops / $s / 1e9")
+  # shellcheck disable=SC2059
+  printf "$row_format" "$n" "$(fixed 4 "$s")" "$(fixed 4 "${synth_diff[$n]}")" \
+    "$torch_cell" "$ratio" "$speed" "$(fixed 1 "$g")" "$(fixed 1 "$g / $n")"
 done
 echo "(synth: synthmpi ranks, the log median when the log has epoch lines; torch: threads;"
 echo " synth/torch < 1 means synthmpi is faster; speedup = torch / synth)"
@@ -128,7 +136,7 @@ echo
 echo "PyTorch:"
 printf '%-8s %12s %9s\n' threads sec/epoch GFLOP/s
 for t in $threads; do
-  printf '%-8s %12s %9s\n' "$t" "${torch[$t]}" "$(calc "$torch_flops / ${torch[$t]} / 1e9")"
+  printf '%-8s %12s %9s\n' "$t" "${torch[$t]}" "$(fixed 1 "$torch_flops / ${torch[$t]} / 1e9")"
 done
 echo "PyTorch: encoded width $torch_width, $(calc "$torch_flops / 1e9") GFLOP an epoch," \
   "final loss $torch_loss ($epochs epochs)"
@@ -138,10 +146,10 @@ first=${ranks%% *} last=${ranks##* }
 if [ "$first" != "$last" ]; then
   echo
   echo "scaling $first -> $last: synthmpi efficiency t$first / ($((last / first)) t$last) =" \
-    "$(calc "${synth[$first]} / ($last / $first * ${synth[$last]})")"
+    "$(fixed 3 "${synth[$first]} / ($last / $first * ${synth[$last]})")"
   if [ -n "${torch[$first]:-}" ] && [ -n "${torch[$last]:-}" ]; then
     echo "                PyTorch efficiency (threads) =" \
-      "$(calc "${torch[$first]} / ($last / $first * ${torch[$last]})")"
+      "$(fixed 3 "${torch[$first]} / ($last / $first * ${torch[$last]})")"
   fi
 fi
 
