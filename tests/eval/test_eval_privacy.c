@@ -88,6 +88,7 @@ static void test_against_reference(sm_ctx *ctx, const sm_schema *s) {
   alloc_cols(q, NQ);
   make_rows(tr, NTR, 0, 1.0, 0.1);
   make_rows(q, NQ, 5000, 1.7, 0.1);
+  q[0][0] = 50.0, q[0][1] = -40.0; /* beyond a whole training range: the term is capped */
   sm_table t, y;
   CHECK(fixture_block(ctx, &t, s, tr, NTR) == SM_OK);
   CHECK(fixture_block(ctx, &y, s, q, NQ) == SM_OK);
