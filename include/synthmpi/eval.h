@@ -1,4 +1,4 @@
-/* Evaluation of a release against real rows: fidelity and utility. */
+/* Evaluation of a release against real rows: fidelity, utility and privacy metrics. */
 #ifndef SYNTHMPI_EVAL_H
 #define SYNTHMPI_EVAL_H
 
@@ -29,6 +29,24 @@ typedef struct sm_utility {
   char reason[256]; /* why a score is missing (NaN), or empty */
 } sm_utility;
 
+/* Privacy metrics of a release against its training rows, with held-out real rows as the
+ * baseline. Distances are the distance to closest record (DCR) defined in
+ * sm_privacy_metrics_compute. A figure that cannot be computed is NaN, reason says why. */
+typedef struct sm_privacy_metrics {
+  double dcr_synth_median, dcr_synth_p05; /* DCR of sampled synthetic rows to training */
+  double dcr_hold_median, dcr_hold_p05;   /* DCR of sampled held-out rows (baseline) */
+  double dcr_share_closer;                /* share of synthetic DCRs below dcr_hold_p05 */
+  int64_t dcr_synth_rows, dcr_hold_rows;  /* query rows sampled from each set */
+  int64_t dcr_reference_rows;             /* training rows searched */
+  double identical_synth; /* share of all synthetic rows equal to some training row */
+  double identical_hold;  /* share of all held-out rows equal to some training row */
+  int mia_done;           /* membership inference computed (needs held-out rows) */
+  double mia_auc;         /* ROC AUC of -(DCR to synthetic) for members vs non-members */
+  double mia_advantage;   /* max over thresholds of TPR - FPR */
+  int64_t mia_members, mia_non_members;
+  char reason[256]; /* why a figure is NaN, or empty */
+} sm_privacy_metrics;
+
 /* Collective. Evaluate synth against train (and against holdout when it has rows);
  * rank 0 prints a table and writes JSON to json_path (NULL: no file). */
 int sm_evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_table *train, const sm_table *holdout,
@@ -46,5 +64,13 @@ void sm_fidelity_free(sm_fidelity *f);
  * with the reason in out->reason (not a failure). */
 int sm_utility_compute(sm_ctx *ctx, const sm_eval_spec *spec, const sm_table *train,
                        const sm_table *holdout, const sm_table *synth, sm_utility *out);
+
+/* Collective. Privacy metrics of synth against train, with holdout (may be NULL or empty)
+ * as the baseline. Uses at most 2000 sampled query rows per set for DCR, at most 100000
+ * sampled rows of the searched set, and 1000 members and 1000 non-members for the
+ * attack; rows are chosen by spec->seed, so every figure is the same at any rank count. */
+int sm_privacy_metrics_compute(sm_ctx *ctx, const sm_eval_spec *spec, const sm_table *train,
+                               const sm_table *holdout, const sm_table *synth,
+                               sm_privacy_metrics *out);
 
 #endif

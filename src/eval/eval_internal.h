@@ -61,4 +61,44 @@ double sm_eval_roc_auc(const double *score, const int *label, int64_t n);
 /* Macro F1 over the classes 0..n_classes-1 that occur in truth or pred. */
 double sm_eval_macro_f1(const int *truth, const int *pred, int64_t n, int n_classes);
 
+/* Per-column scaling of the privacy distance, from the training rows. */
+typedef struct sm_eval_scale {
+  int n_cols;
+  unsigned char *mismatch; /* (n_cols) 1: a differing value counts 1 (discrete, or no range) */
+  double *lo, *range;      /* (n_cols) numeric: |a - b| / range, capped at 1 */
+} sm_eval_scale;
+
+/* Collective. Training range of every numeric column. Free with sm_eval_scale_free. */
+int sm_eval_scale_init(sm_ctx *ctx, const sm_table *train, sm_eval_scale *out);
+void sm_eval_scale_free(sm_eval_scale *s);
+
+/* Distance of two rows given as scaled values (numeric: (x - lo) / range; NaN missing):
+ * the sum over columns of each column's term, each in [0, 1]. */
+double sm_eval_row_distance(const sm_eval_scale *sc, const double *a, const double *b);
+
+/* Collective. dist[q] = distance from query row q to its nearest row in the seeded sample
+ * of at most max_ref rows of ref (<= 0: all), divided by the column count, so it lies in
+ * [0, 1]; INFINITY when ref has no rows. Every rank gets every distance. */
+int sm_eval_nearest(sm_ctx *ctx, const sm_eval_scale *sc, const sm_table *ref, int64_t max_ref,
+                    uint64_t seed, const sm_eval_sample *query, double *dist);
+
+/* Quantile q of n sorted values, linear between order statistics (numpy's default). */
+double sm_eval_quantile(const double *sorted, int64_t n, double q);
+
+/* Largest TPR - FPR over all score thresholds (label 1 positive); NaN with one class. */
+double sm_eval_max_advantage(const double *score, const int *label, int64_t n);
+
+/* Row sample sizes of the privacy metrics (sm_privacy_metrics_compute uses the defaults). */
+typedef struct sm_privacy_limits {
+  int64_t query_rows;     /* DCR query rows of each set (2000) */
+  int64_t reference_rows; /* rows of the searched set (100000) */
+  int64_t attack_rows;    /* members and non-members each (1000) */
+  int64_t max_hashes;     /* training rows whose hashes every rank may hold (1 << 27) */
+} sm_privacy_limits;
+
+/* Collective. sm_privacy_metrics_compute with given sample sizes. */
+int sm_privacy_metrics_limited(sm_ctx *ctx, const sm_eval_spec *spec, const sm_privacy_limits *lim,
+                               const sm_table *train, const sm_table *holdout,
+                               const sm_table *synth, sm_privacy_metrics *out);
+
 #endif

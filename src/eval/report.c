@@ -1,5 +1,5 @@
-/* sm_evaluate: fidelity against training and held-out rows, utility, the printed table
- * and the JSON report. */
+/* sm_evaluate: fidelity against training and held-out rows, utility, privacy metrics,
+ * the printed table and the JSON report. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -72,6 +72,32 @@ static cJSON *utility_json(const sm_eval_spec *spec, const sm_utility *u) {
   return o;
 }
 
+/* {dcr: {...}, identical_rows: {...}, membership_inference: {...}} */
+static cJSON *privacy_json(const sm_privacy_metrics *p) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON *dcr = cJSON_AddObjectToObject(o, "dcr");
+  add_score(dcr, "synthetic_median", p->dcr_synth_median);
+  add_score(dcr, "synthetic_p05", p->dcr_synth_p05);
+  add_score(dcr, "holdout_median", p->dcr_hold_median);
+  add_score(dcr, "holdout_p05", p->dcr_hold_p05);
+  add_score(dcr, "share_closer_than_holdout_p05", p->dcr_share_closer);
+  cJSON_AddNumberToObject(dcr, "synthetic_rows", (double)p->dcr_synth_rows);
+  cJSON_AddNumberToObject(dcr, "holdout_rows", (double)p->dcr_hold_rows);
+  cJSON_AddNumberToObject(dcr, "training_rows", (double)p->dcr_reference_rows);
+  cJSON *same = cJSON_AddObjectToObject(o, "identical_rows");
+  add_score(same, "synthetic_share", p->identical_synth);
+  add_score(same, "holdout_share", p->identical_hold);
+  cJSON *mia = cJSON_AddObjectToObject(o, "membership_inference");
+  cJSON_AddBoolToObject(mia, "computed", p->mia_done);
+  add_score(mia, "auc", p->mia_auc);
+  add_score(mia, "advantage", p->mia_advantage);
+  cJSON_AddNumberToObject(mia, "members", (double)p->mia_members);
+  cJSON_AddNumberToObject(mia, "non_members", (double)p->mia_non_members);
+  if (p->reason[0])
+    cJSON_AddStringToObject(o, "reason", p->reason);
+  return o;
+}
+
 /* Rank 0: write the text beside path and rename it into place. */
 static int write_json(sm_ctx *ctx, const char *path, const char *text) {
   size_t n = strlen(path) + sizeof ".partial";
@@ -94,7 +120,8 @@ static int write_json(sm_ctx *ctx, const char *path, const char *text) {
 /* Rank 0: build the whole report and write it. */
 static int report_json(sm_ctx *ctx, const sm_experiment *e, const sm_table *train,
                        const sm_table *holdout, const sm_table *synth, const sm_fidelity *vs_train,
-                       const sm_fidelity *vs_hold, const sm_utility *u, const char *path) {
+                       const sm_fidelity *vs_hold, const sm_utility *u,
+                       const sm_privacy_metrics *priv, const char *path) {
   cJSON *root = cJSON_CreateObject();
 
   /* the fully resolved experiment (YAML text), as every output carries it */
@@ -114,6 +141,7 @@ static int report_json(sm_ctx *ctx, const sm_experiment *e, const sm_table *trai
   else
     cJSON_AddNullToObject(root, "vs_holdout");
   cJSON_AddItemToObject(root, "utility", utility_json(&e->evaluation, u));
+  cJSON_AddItemToObject(root, "privacy", privacy_json(priv));
   char *text = cJSON_Print(root);
   int rc = text ? write_json(ctx, path, text) : sm_fail(ctx, SM_ERR, "out of memory (JSON)");
   free(text);
@@ -159,10 +187,26 @@ static void log_summary(const sm_ctx *ctx, const sm_schema *sc, const sm_fidelit
     sm_log(ctx, SM_LOG_INFO, "  utility note: %s", u->reason);
 }
 
+/* Rank 0 prints the privacy lines. */
+static void log_privacy(const sm_ctx *ctx, const sm_privacy_metrics *p) {
+  sm_log(ctx, SM_LOG_INFO, "privacy             synthetic    holdout");
+  sm_log(ctx, SM_LOG_INFO, "  DCR median          %8.4f     %8.4f", p->dcr_synth_median,
+         p->dcr_hold_median);
+  sm_log(ctx, SM_LOG_INFO, "  DCR 5th percentile  %8.4f     %8.4f", p->dcr_synth_p05,
+         p->dcr_hold_p05);
+  sm_log(ctx, SM_LOG_INFO, "  identical to train  %8.4f     %8.4f", p->identical_synth,
+         p->identical_hold);
+  sm_log(ctx, SM_LOG_INFO, "  closer than holdout p05 %.4f; membership AUC %.4f, advantage %.4f",
+         p->dcr_share_closer, p->mia_auc, p->mia_advantage);
+  if (p->reason[0])
+    sm_log(ctx, SM_LOG_INFO, "  privacy note: %s", p->reason);
+}
+
 int sm_evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_table *train, const sm_table *holdout,
                 const sm_table *synth, const char *json_path) {
   sm_fidelity vt = {0}, vh = {0};
   sm_utility u;
+  sm_privacy_metrics priv;
   int have_hold = holdout && holdout->n_rows_total > 0;
 
   /* fidelity against training rows, then against held-out rows */
@@ -171,14 +215,18 @@ int sm_evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_table *train, cons
     rc = sm_fidelity_compute(ctx, &e->evaluation, holdout, synth, &vh);
   if (rc == SM_OK)
     rc = sm_utility_compute(ctx, &e->evaluation, train, holdout, synth, &u);
+  if (rc == SM_OK)
+    rc = sm_privacy_metrics_compute(ctx, &e->evaluation, train, have_hold ? holdout : NULL, synth,
+                                    &priv);
 
   /* rank 0 reports */
   if (rc == SM_OK) {
     log_summary(ctx, &train->schema, &vt, have_hold ? &vh : NULL, &u);
+    log_privacy(ctx, &priv);
     int local = SM_OK;
     if (ctx->rank == 0 && json_path)
-      local =
-          report_json(ctx, e, train, holdout, synth, &vt, have_hold ? &vh : NULL, &u, json_path);
+      local = report_json(ctx, e, train, holdout, synth, &vt, have_hold ? &vh : NULL, &u, &priv,
+                          json_path);
     rc = sm_agree(ctx, local);
   }
   sm_fidelity_free(&vt);
