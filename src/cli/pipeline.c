@@ -1,5 +1,7 @@
 /* The steps shared by the subcommands: load, read, fit, sample, evaluate. */
 #include <cblas.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,8 +67,80 @@ static int check_target(sm_ctx *ctx, const sm_experiment *e, const sm_schema *s)
   return SM_OK;
 }
 
+/* Models that spend a privacy budget themselves (fit honours sm_fit_options.privacy). */
+static int model_is_private(const char *kind) {
+  return kind && (strcmp(kind, "tvae") == 0 || strcmp(kind, "mst") == 0);
+}
+
+/* A declared column whose type and domain make it safe in a private run. */
+static int column_has_domain(const sm_column_spec *c) {
+  if (c->type < 0)
+    return 0;
+  if (c->type == SM_COL_BOOLEAN)
+    return 1;
+  if (c->type == SM_COL_CATEGORICAL)
+    return c->n_domain_categories > 0;
+  return c->has_domain;
+}
+
+/* Local (the experiment is the same on every rank): a private run needs a model that
+ * accounts for its privacy and a declared type and domain for every column, checked before
+ * any data is read, so neither bounds nor category lists are taken from the data. */
+static int check_private_run(sm_ctx *ctx, const sm_experiment *e) {
+  if (!e->privacy.enabled)
+    return SM_OK;
+  if (!model_is_private(e->model.kind))
+    return sm_fail(ctx, SM_EINPUT,
+                   "%s: privacy: model '%s' has no differentially private fit (use tvae or mst)",
+                   e->path, e->model.kind);
+  if (e->data.n_columns == 0)
+    return sm_fail(ctx, SM_EINPUT,
+                   "%s: privacy: a private run needs every column declared under data.columns "
+                   "with its type and domain (numeric [lo, hi], categorical list); none are",
+                   e->path);
+
+  /* one message listing every column without a domain */
+  char list[SM_MSG_MAX / 2] = "";
+  size_t used = 0;
+  int missing = 0;
+  for (int j = 0; j < e->data.n_columns; j++) {
+    const sm_column_spec *c = &e->data.columns[j];
+    if (column_has_domain(c))
+      continue;
+    if (used < sizeof list)
+      used += (size_t)snprintf(list + used, sizeof list - used, "%s%s (line %d)",
+                               missing ? ", " : "", c->name, c->line);
+    missing++;
+  }
+  if (missing == 0)
+    return SM_OK;
+  return sm_fail(ctx, SM_EINPUT,
+                 "%s: privacy: %d column%s without a declared type and domain (numeric "
+                 "[lo, hi], categorical list of values): %s; a private run must not take "
+                 "bounds or categories from the data",
+                 e->path, missing, missing == 1 ? "" : "s", list);
+}
+
+/* Local: after reading, every column of the data was declared (a header may name more). */
+static int check_private_schema(sm_ctx *ctx, const sm_experiment *e, const sm_schema *s) {
+  if (!e->privacy.enabled)
+    return SM_OK;
+  for (int j = 0; j < s->n_cols; j++) {
+    int found = 0;
+    for (int k = 0; k < e->data.n_columns && !found; k++)
+      found = strcmp(e->data.columns[k].name, s->cols[j].name) == 0;
+    if (!found)
+      return sm_fail(ctx, SM_EINPUT,
+                     "%s: privacy: column '%s' of %s is not declared under data.columns; a "
+                     "private run needs a declared type and domain for every column",
+                     e->path, s->cols[j].name, e->data.path);
+  }
+  return SM_OK;
+}
+
 int sm_cli_read_data(sm_ctx *ctx, const sm_experiment *e, sm_dataset *d) {
   memset(d, 0, sizeof(*d));
+  SM_TRY(sm_agree(ctx, check_private_run(ctx, e)));
   double t0 = sm_elapsed(ctx);
   sm_log(ctx, SM_LOG_INFO, "reading %s on %d rank%s", e->data.path, ctx->size,
          ctx->size == 1 ? "" : "s");
@@ -93,6 +167,7 @@ int sm_cli_read_data(sm_ctx *ctx, const sm_experiment *e, sm_dataset *d) {
          (long long)d->train.n_rows_total, (long long)d->holdout.n_rows_total,
          d->train.schema.n_cols, sm_elapsed(ctx) - t0);
   sm_schema_log(ctx, &d->train.schema);
+  SM_TRY(check_private_schema(ctx, e, &d->train.schema));
   return check_target(ctx, e, &d->train.schema);
 }
 
@@ -114,6 +189,22 @@ static uint64_t training_hash(const sm_experiment *e) {
   return h;
 }
 
+/* Rank 0's notice of a test-only run, and the ledger's totals before the fit adds to it. */
+static void start_ledger(const sm_ctx *ctx, const sm_privacy_spec *p, sm_ledger *l) {
+  if (!p->enabled)
+    return;
+  l->epsilon_budget = p->epsilon;
+  l->delta = p->delta;
+  l->reproducible = p->reproducible;
+  if (p->reproducible)
+    sm_log(ctx, SM_LOG_WARN,
+           "privacy.reproducible is on: the randomness of DP-SGD is seeded, so this release "
+           "is NOT differentially private (for tests only); its ledger says so");
+  else
+    sm_log(ctx, SM_LOG_INFO, "private run: epsilon %g, delta %g, unit of privacy one row",
+           p->epsilon, p->delta);
+}
+
 int sm_cli_fit(sm_ctx *ctx, const sm_experiment *e, const sm_cli_args *args, const sm_table *train,
                sm_model *m) {
   memset(m, 0, sizeof(*m));
@@ -130,8 +221,13 @@ int sm_cli_fit(sm_ctx *ctx, const sm_experiment *e, const sm_cli_args *args, con
   sm_fit_options opt = {.checkpoint = checkpoint,
                         .resume = args->resume,
                         .experiment_hash = training_hash(e),
-                        .stop = sm_cli_catch_stop_signals()};
-  int rc = sm_agree(ctx, m->ops->fit(ctx, &e->model, &opt, train, &m->state));
+                        .stop = sm_cli_catch_stop_signals(),
+                        .privacy = e->privacy.enabled ? &e->privacy : NULL,
+                        .ledger = e->privacy.enabled ? &m->ledger : NULL};
+  start_ledger(ctx, &e->privacy, &m->ledger);
+  int rc = sm_agree(ctx, check_private_run(ctx, e));
+  if (rc == SM_OK)
+    rc = sm_agree(ctx, m->ops->fit(ctx, &e->model, &opt, train, &m->state));
   sm_cli_release_stop_signals();
   if (rc == SM_EINTERRUPTED)
     sm_fail(ctx, rc, "stopped by a signal; checkpoint written to %s: run again with --resume",
@@ -177,6 +273,46 @@ static int same_columns(sm_ctx *ctx, const char *release, const sm_schema *synth
   return SM_OK;
 }
 
+/* Rank 0: add a "privacy" note to the evaluation JSON of a private run. */
+static int mark_private_evaluation(sm_ctx *ctx, const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return sm_fail(ctx, SM_ERR, "%s: cannot reopen the evaluation", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+  size_t got = text ? fread(text, 1, (size_t)n, f) : 0;
+  fclose(f);
+  if (!text || got != (size_t)n) {
+    free(text);
+    return sm_fail(ctx, SM_ERR, "%s: cannot read the evaluation back", path);
+  }
+  text[n] = '\0';
+
+  /* the note, then the file rewritten in place */
+  cJSON *root = cJSON_Parse(text);
+  free(text);
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return sm_fail(ctx, SM_ERR, "%s: the evaluation is not a JSON object", path);
+  }
+  cJSON *note = cJSON_AddObjectToObject(root, "privacy");
+  cJSON_AddBoolToObject(note, "private_release", 1);
+  cJSON_AddBoolToObject(note, "evaluation_is_private", 0);
+  cJSON_AddStringToObject(note, "note",
+                          "computed on the real data outside the privacy budget: reported "
+                          "separately, not part of the release's guarantee");
+  char *out = cJSON_Print(root);
+  cJSON_Delete(root);
+  f = out ? fopen(path, "wb") : NULL;
+  int ok = f && fputs(out, f) >= 0 && fputc('\n', f) != EOF;
+  if (f && fclose(f) != 0)
+    ok = 0;
+  free(out);
+  return ok ? SM_OK : sm_fail(ctx, SM_ERR, "%s: cannot rewrite the evaluation", path);
+}
+
 int sm_cli_evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_dataset *d, const char *release) {
   double t0 = sm_elapsed(ctx);
   sm_table synth;
@@ -188,7 +324,14 @@ int sm_cli_evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_dataset *d, co
   }
 
   char *json = sm_cli_eval_path(e);
+  if (e->privacy.enabled)
+    sm_log(ctx, SM_LOG_WARN,
+           "evaluation of a private release: it reads the real data outside the privacy "
+           "budget, so its figures are not private and do not count towards the release's "
+           "guarantee; share them separately, if at all");
   rc = sm_evaluate(ctx, e, &d->train, &d->holdout, &synth, json);
+  if (rc == SM_OK && e->privacy.enabled)
+    rc = sm_agree(ctx, ctx->rank == 0 ? mark_private_evaluation(ctx, json) : SM_OK);
   if (rc == SM_OK)
     sm_log(ctx, SM_LOG_INFO, "evaluation written: %s (%.2f s)", json, sm_elapsed(ctx) - t0);
   free(json);

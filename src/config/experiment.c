@@ -11,7 +11,7 @@
 const char *const cfg_log_level_names[4] = {"error", "warn", "info", "debug"};
 
 static const char *const top_keys[] = {"version",  "name",       "data",    "holdout", "model",
-                                       "sampling", "evaluation", "runtime", NULL};
+                                       "sampling", "evaluation", "runtime", "privacy", NULL};
 static const char *const sampling_keys[] = {"rows",        "seed",      "output", "chunk_rows",
                                             "compression", "overwrite", NULL};
 static const char *const eval_keys[] = {"enabled", "target",           "max_rows",   "seed",
@@ -305,6 +305,7 @@ static int read_sections(const cfg_source *src, const cfg_node *root, const char
   SM_TRY(cfg_read_model(src, root, &e->model));
   SM_TRY(read_sampling(src, root, e));
   SM_TRY(read_evaluation(src, root, e));
+  SM_TRY(cfg_read_privacy(src, root, &e->privacy));
   return read_runtime(src, root, e);
 }
 
@@ -380,6 +381,7 @@ void sm_experiment_free(sm_experiment *e) {
   free(e->evaluation.target);
   free(e->evaluation.target_at);
   free(e->runtime.output_dir);
+  cfg_privacy_free(&e->privacy);
   free(e->resolved);
   memset(e, 0, sizeof(*e));
 }

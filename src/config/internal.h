@@ -17,6 +17,11 @@ void cfg_source_free(sm_source_spec *s);
 int cfg_read_model(const cfg_source *src, const cfg_node *root, sm_model_spec *out);
 void cfg_params_free(sm_params *p);
 
+/* privacy: absent leaves out->enabled 0. */
+#define SM_PRIVACY_MAX_SIGMA 1e6
+int cfg_read_privacy(const cfg_source *src, const cfg_node *root, sm_privacy_spec *out);
+void cfg_privacy_free(sm_privacy_spec *p);
+
 /* The experiment as YAML text that loads back to the same struct (malloc'd). */
 int cfg_write_resolved(sm_ctx *ctx, const sm_experiment *e, char **out);
 

@@ -177,6 +177,17 @@ static void put_evaluation(text *t, const sm_eval_spec *v) {
   put_real_between(t, ", learning_rate: ", v->utility_eta, "}\n");
 }
 
+static void put_privacy(text *t, const sm_privacy_spec *p) {
+  if (!p->enabled)
+    return;
+  put_real_between(t, "privacy:\n  epsilon: ", p->epsilon, "\n");
+  put_real_between(t, "  delta: ", p->delta, "\n");
+  put_str_between(t, "  accountant: ", p->accountant, "\n");
+  put_real_between(t, "  max_grad_norm: ", p->max_grad_norm, "\n");
+  put_real_between(t, "  noise_multiplier: ", p->noise_multiplier, "\n");
+  put_bool(t, "  reproducible", p->reproducible);
+}
+
 int cfg_write_resolved(sm_ctx *ctx, const sm_experiment *e, char **out) {
   text t = {0};
   put(&t, "# resolved by synthmpi %s: every setting with its value\n", SM_VERSION);
@@ -195,6 +206,7 @@ int cfg_write_resolved(sm_ctx *ctx, const sm_experiment *e, char **out) {
     put(&t, "  seed: %" PRIu64 "\n", e->holdout.seed);
   }
   put_model(&t, &e->model);
+  put_privacy(&t, &e->privacy);
 
   /* outputs */
   const sm_sampling_spec *s = &e->sampling;

@@ -76,6 +76,12 @@ void sm_buf_free(sm_buf *b);
  * line break. Values of a column get their text from sm_format_value (synthmpi/data.h). */
 int sm_csv_append_field(sm_buf *b, const char *s, char delimiter);
 
+/* Collective. The ledger as the JSON attribute "privacy_ledger" on obj; nothing when the
+ * ledger is empty (not a private run). */
+int sm_io_write_ledger(sm_ctx *ctx, hid_t obj, const sm_ledger *l);
+/* Collective. Read "privacy_ledger" from obj into l when present (l stays empty if not). */
+int sm_io_read_ledger(sm_ctx *ctx, hid_t obj, sm_ledger *l);
+
 /* Collective. sm_model_load with the operations given (ops->kind must match the file's
  * kind); with ops NULL the kind is looked up in the registry. */
 int sm_model_load_ops(sm_ctx *ctx, const char *path, const sm_model_ops *ops, sm_model *m);

@@ -11,6 +11,7 @@
 static int write_model(sm_ctx *ctx, hid_t file, const sm_model *m, const sm_experiment *e) {
   SM_TRY(sm_io_write_header(ctx, file, SM_MODEL_FORMAT, e, &m->schema));
   SM_TRY(sm_h5_attr_str(ctx, file, "kind", m->ops->kind));
+  SM_TRY(sm_io_write_ledger(ctx, file, &m->ledger));
   hid_t group = H5Gcreate2(file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   SM_H5_CHECK(ctx, group);
   int rc = m->ops->save(ctx, m->state, (int64_t)group);
@@ -58,10 +59,14 @@ static int read_model(sm_ctx *ctx, const char *path, hid_t file, const sm_model_
   char *kind = NULL;
   SM_TRY(sm_io_read_schema(ctx, file, &m->schema));
   SM_TRY(sm_h5_get_attr_str(ctx, file, "kind", &kind));
+  int rc = sm_io_read_ledger(ctx, file, &m->ledger);
+  if (rc != SM_OK) {
+    free(kind);
+    return rc;
+  }
 
   /* the operations that can read this state */
   const sm_model_ops *found = ops ? ops : sm_model_find(kind);
-  int rc = SM_OK;
   if (!found || strcmp(found->kind, kind) != 0 || !found->load)
     rc = sm_fail(ctx, SM_EINPUT, "%s: model kind '%s' is not known to this synthmpi", path, kind);
   free(kind);

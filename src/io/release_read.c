@@ -133,12 +133,16 @@ static int print_summary(sm_ctx *ctx, const char *path, hid_t file, const char *
   sm_schema schema;
   SM_TRY(sm_io_read_schema(ctx, file, &schema));
   char *experiment = attr_text(ctx, file, "experiment");
+  char *ledger =
+      H5Aexists(file, "privacy_ledger") > 0 ? attr_text(ctx, file, "privacy_ledger") : NULL;
   if (ctx->rank == 0) {
+    fprintf(out, "%-10s %s\n", "privacy:", ledger ? ledger : "none (not a private run)");
     print_columns(out, &schema);
     print_indented(out, experiment ? experiment : "");
     fflush(out);
   }
   free(experiment);
+  free(ledger);
   sm_schema_free(&schema);
   return SM_OK;
 }

@@ -156,6 +156,7 @@ static int writer_open(sm_ctx *ctx, release_writer *w, const sm_experiment *e,
   SM_TRY(sm_h5_attr_i64(ctx, w->file, "seed", (int64_t)e->sampling.seed));
   SM_TRY(sm_h5_attr_str(ctx, w->file, "model", model->ops->kind ? model->ops->kind : ""));
   SM_TRY(sm_h5_attr_i64(ctx, w->file, "ranks", ctx->size));
+  SM_TRY(sm_io_write_ledger(ctx, w->file, &model->ledger));
 
   /* required: collective transfers, so filtered chunks shared by ranks are written once */
   w->dxpl = H5Pcreate(H5P_DATASET_XFER);

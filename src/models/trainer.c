@@ -6,6 +6,7 @@
  * second collective per step.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,31 +110,61 @@ static void finish_epoch(sm_trainer *t) {
   t->step = 0;
 }
 
+/* Local. This rank's gradient sums of a step: the rows of the global batch, or in a private
+ * run a Poisson sample processed in pieces of at most batch_size rows (each row's gradient
+ * is clipped on its own, so the pieces add up to the same sum), plus the noise on rank 0.
+ * *divisor gets the global batch size, or q N in a private run (the expected batch). */
+static int local_gradients(sm_ctx *ctx, sm_trainer *t, const sm_permutation *perm, int64_t *rows,
+                           double *local, double *divisor) {
+  if (!t->dp.enabled) {
+    int64_t global = 0;
+    int64_t m =
+        sm_batch_rows(perm, t->batch_size, t->step, t->row_offset, t->n_local, rows, &global);
+    *divisor = (double)global;
+    return t->batch(ctx, t->model, rows, m, global, t->epoch, local);
+  }
+
+  /* Poisson sample, then the clipped sums piece by piece */
+  int64_t g = t->epoch * sm_batches_per_epoch(t->n_global, t->batch_size) + t->step, m = 0;
+  double expected = t->dp.sample_rate * (double)t->n_global;
+  *divisor = expected;
+  SM_TRY(sm_trainer_dp_sample(ctx, t, g, rows, &m));
+  for (int64_t off = 0; off < m; off += t->batch_size) {
+    int64_t n = m - off < t->batch_size ? m - off : t->batch_size;
+    SM_TRY(t->batch(ctx, t->model, rows + off, n, (int64_t)llround(expected), t->epoch, local));
+  }
+
+  /* the noise, once for the whole job: rank 0 adds it to its share before the allreduce */
+  if (ctx->rank == 0)
+    SM_TRY(sm_trainer_dp_noise(ctx, t, g, t->params->grad, t->slots));
+  return SM_OK;
+}
+
 /* Collective. One step: local forward/backward, the allreduce, the optimiser update.
  * *stop becomes 1 when any rank asked to stop; losses gets the step's mean losses. */
 static int train_step(sm_ctx *ctx, sm_trainer *t, const sm_permutation *perm, int64_t *rows,
                       int stop_here, int *stop, float *losses) {
   sm_nn_params *p = t->params;
   double local[SM_TRAINER_MAX_LOSSES] = {0};
-  int64_t global = 0;
-  int64_t m = sm_batch_rows(perm, t->batch_size, t->step, t->row_offset, t->n_local, rows, &global);
+  double divisor = 1.0;
 
   /* local gradient sums; a failure travels in the reserved floats */
   sm_nn_zero_grad(p);
-  int rc = t->batch(ctx, t->model, rows, m, global, t->epoch, local);
+  int rc = local_gradients(ctx, t, perm, rows, local, &divisor);
   float *slot = p->grad + t->slots;
   slot[SLOT_STOP] = stop_here ? 1.0f : 0.0f;
   slot[SLOT_FAILED] = rc != SM_OK ? 1.0f : 0.0f;
   for (int k = 0; k < t->n_losses; k++)
     slot[SLOT_LOSS + k] = (float)local[k];
-  SM_TRY(sm_nn_allreduce_grad(ctx, p, 1.0f / (float)global));
+  float scale = t->dp.enabled ? (float)(1.0 / divisor) : 1.0f / (float)divisor;
+  SM_TRY(sm_nn_allreduce_grad(ctx, p, scale));
 
   /* read and clear the reserved floats, so the optimiser leaves their values at zero */
   int failed = slot[SLOT_FAILED] > 0.0f;
   *stop = slot[SLOT_STOP] > 0.0f;
   for (int k = 0; k < t->n_losses; k++) {
     losses[k] = slot[SLOT_LOSS + k];
-    t->epoch_sum[k] += (double)slot[SLOT_LOSS + k] * (double)global;
+    t->epoch_sum[k] += (double)slot[SLOT_LOSS + k] * divisor;
   }
   memset(slot, 0, (SLOT_LOSS + (size_t)t->n_losses) * sizeof(float));
   if (failed)
@@ -151,6 +182,8 @@ static int train_step(sm_ctx *ctx, sm_trainer *t, const sm_permutation *perm, in
 static int checkpoint(sm_ctx *ctx, const sm_trainer *t, const sm_fit_options *opt) {
   if (!opt || !opt->checkpoint)
     return SM_OK;
+  int64_t done = t->epoch * sm_batches_per_epoch(t->n_global, t->batch_size) + t->step;
+  SM_TRY(sm_agree(ctx, sm_trainer_dp_record(ctx, t, done, t->ledger)));
   int rc = sm_trainer_save(ctx, t, opt->checkpoint, opt->experiment_hash);
   if (rc == SM_OK)
     sm_log(ctx, SM_LOG_DEBUG, "checkpoint at epoch %lld step %lld written to %s",
@@ -185,7 +218,8 @@ static int train_epoch(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt, in
 static int prepare(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt, int64_t **rows) {
   size_t nh = (size_t)(t->epochs > 0 ? t->epochs : 1) * (size_t)t->n_losses;
   t->history = sm_calloc(ctx, nh > 0 ? nh : 1, sizeof(double));
-  *rows = sm_malloc(ctx, (size_t)(t->batch_size > 0 ? t->batch_size : 1) * sizeof(int64_t));
+  int64_t room = t->dp.enabled ? t->n_local : t->batch_size; /* a Poisson step may take all */
+  *rows = sm_malloc(ctx, (size_t)(room > 0 ? room : 1) * sizeof(int64_t));
   int rc = SM_OK;
   if (!t->history || !*rows)
     rc = SM_ERR;
@@ -206,6 +240,7 @@ static int prepare(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt, int64_
 
 int sm_trainer_run(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt) {
   int64_t *rows = NULL;
+  t->ledger = opt ? opt->ledger : NULL;
   int rc = prepare(ctx, t, opt, &rows);
   progress pr = {
       MPI_Wtime(), MPI_Wtime(), 0, sm_batches_per_epoch(t->n_global, t->batch_size), 0, 0};
@@ -222,6 +257,10 @@ int sm_trainer_run(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt) {
   }
   progress_end(ctx, &pr);
   free(rows);
+
+  /* a private run's ledger: the steps taken (all of them unless stopped) */
+  if (rc == SM_OK && t->dp.enabled)
+    rc = sm_trainer_dp_record(ctx, t, t->epoch * pr.steps + t->step, t->ledger);
 
   /* a stop before the end: save where we are and say how to continue */
   if (rc == SM_OK && stop && t->epoch < t->epochs) {

@@ -24,6 +24,7 @@
 #include "synthmpi/core.h"
 #include "synthmpi/model.h"
 #include "synthmpi/nn.h"
+#include "synthmpi/privacy.h"
 
 #define SM_TRAINER_MAX_LOSSES 4
 
@@ -64,6 +65,19 @@ typedef int (*sm_trainer_batch_fn)(sm_ctx *ctx, void *model, const int64_t *rows
 /* Called on every rank after each optimiser step (e.g. to clamp parameters); may be NULL. */
 typedef void (*sm_trainer_after_step_fn)(void *model);
 
+/* DP-SGD settings of a private run (trainer_dp.c); enabled 0 otherwise. */
+typedef struct sm_trainer_dp {
+  int enabled;
+  double sample_rate;      /* q = batch_size / N: each row joins a step with this chance */
+  double noise_multiplier; /* sigma: noise std is sigma * clip on the clipped sum */
+  double clip;             /* C, the per-example gradient norm bound */
+  int64_t steps;           /* T, steps of the whole run */
+  sm_accountant accountant;
+  double epsilon_budget, delta;
+  int reproducible; /* tests only: seeded draws */
+  uint64_t seed;    /* reproducible mode's key */
+} sm_trainer_dp;
+
 typedef struct sm_trainer {
   /* set by the model before sm_trainer_run */
   const char *kind;                              /* model kind, checked on resume */
@@ -80,6 +94,10 @@ typedef struct sm_trainer {
 
   /* the data: this rank's block of the global rows */
   int64_t n_global, row_offset, n_local;
+
+  /* private runs: the plan, and the ledger it records into (saved in checkpoints) */
+  sm_trainer_dp dp;
+  sm_ledger *ledger;
 
   /* position and history (saved in checkpoints) */
   int64_t epoch, step;                     /* next step to take */
@@ -98,6 +116,26 @@ void sm_trainer_reserve(sm_trainer *t, sm_nn_params *p);
 int sm_trainer_run(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt);
 
 void sm_trainer_free(sm_trainer *t);
+
+/* ---- DP-SGD (trainer_dp.c) ---------------------------------------------------------- */
+
+/* Local (same result on every rank). Fill t->dp from the privacy section (nothing when p is
+ * NULL or disabled): q = batch_size / n_global, T = epochs x steps per epoch, sigma as given
+ * or the smallest that fits the budget. SM_EBUDGET, with the epsilon it would spend, when
+ * the plan does not fit. Needs n_global, batch_size, epochs, seed and kind set. */
+int sm_trainer_dp_plan(sm_ctx *ctx, sm_trainer *t, const sm_privacy_spec *p);
+/* Epsilon (the accountant's guaranteed bound) of the plan after `steps` steps. */
+int sm_trainer_dp_epsilon(sm_ctx *ctx, const sm_trainer_dp *dp, int64_t steps, sm_dp_epsilon *out);
+/* Local. Poisson sampling of global step g: each local row joins with probability q;
+ * rows (room for n_local) gets their local indices, *m their count (0 is a legal step). */
+int sm_trainer_dp_sample(sm_ctx *ctx, const sm_trainer *t, int64_t g, int64_t *rows, int64_t *m);
+/* Local (rank 0 only, once per step): grad[0 .. n) += N(0, (sigma C)^2) per coordinate. */
+int sm_trainer_dp_noise(sm_ctx *ctx, const sm_trainer *t, int64_t g, float *grad, size_t n);
+/* Set the ledger's "dp-sgd" entry to `steps` steps of the plan and the totals to match. */
+int sm_trainer_dp_record(sm_ctx *ctx, const sm_trainer *t, int64_t steps, sm_ledger *l);
+/* A checkpoint's ledger must belong to the same plan (or be empty for a non-private run). */
+int sm_trainer_dp_resume(sm_ctx *ctx, const sm_trainer *t, const sm_ledger *saved,
+                         const char *path);
 
 /* ---- checkpoints (trainer_checkpoint.c) --------------------------------------------- */
 

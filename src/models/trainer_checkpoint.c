@@ -5,6 +5,7 @@
  * batch_size, n_ranks (informative). Datasets: parameters, adam_m, adam_v (float32 values
  * stored as float64, which is exact), epoch_sum (loss sums of the unfinished epoch) and
  * loss_history (epoch, n_losses) of the finished epochs (absent before the first).
+ * Private runs add the privacy ledger ("privacy_ledger", JSON) as of the saved position.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,8 @@ static int write_state(sm_ctx *ctx, hid_t file, const sm_trainer *t, uint64_t ha
   SM_TRY(sm_h5_attr_i64(ctx, file, "n_rows", t->n_global));
   SM_TRY(sm_h5_attr_i64(ctx, file, "batch_size", t->batch_size));
   SM_TRY(sm_h5_attr_i64(ctx, file, "n_ranks", ctx->size));
+  if (t->dp.enabled)
+    SM_TRY(sm_io_write_ledger(ctx, file, t->ledger));
 
   /* the parameters and the optimiser's moments */
   SM_TRY(write_floats(ctx, file, "parameters", t->params->value, t->params->n));
@@ -165,6 +168,20 @@ static int read_state(sm_ctx *ctx, hid_t file, sm_trainer *t, const char *path, 
                    "%s: the checkpoint's position (epoch %lld, step %lld) is "
                    "outside this run's %lld epochs",
                    path, (long long)epoch, (long long)step, (long long)t->epochs);
+
+  /* a private run continues the saved ledger exactly */
+  sm_ledger saved;
+  memset(&saved, 0, sizeof saved);
+  int rc = sm_io_read_ledger(ctx, file, &saved);
+  if (rc == SM_OK)
+    rc = sm_trainer_dp_resume(ctx, t, &saved, path);
+  if (rc == SM_OK && t->dp.enabled && t->ledger) {
+    sm_ledger_free(t->ledger);
+    *t->ledger = saved;
+    memset(&saved, 0, sizeof saved);
+  }
+  sm_ledger_free(&saved);
+  SM_TRY(rc);
 
   /* values, moments and history */
   SM_TRY(read_floats(ctx, file, "parameters", t->params->value, t->params->n));

@@ -125,9 +125,10 @@ tvae_train *sm_tvae_train_new(sm_ctx *ctx, tvae_state *st, const sm_table *train
   return sm_tvae_train_wrap(ctx, st, data, train->n_rows, train->row_offset);
 }
 
-/* Collective. Settings, the rows over all ranks and the fitted encoder. */
-static int prepare(sm_ctx *ctx, const sm_model_spec *spec, const sm_table *train, tvae_state *st,
-                   int64_t *n_global) {
+/* Collective. Settings, the rows over all ranks and the encoder: fitted to the data, or in a
+ * private run built from the declared domains alone (the row count is public). */
+static int prepare(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options *opt,
+                   const sm_table *train, tvae_state *st, int64_t *n_global) {
   int rc = sm_agree(ctx, sm_tvae_settings(ctx, &spec->params, &st->set));
   *n_global = train->n_rows;
   SM_TRY(rc);
@@ -135,6 +136,9 @@ static int prepare(sm_ctx *ctx, const sm_model_spec *spec, const sm_table *train
   if (*n_global < 1)
     return sm_fail(ctx, SM_EINPUT, "tvae: no training rows");
 
+  if (opt && opt->privacy && opt->privacy->enabled)
+    return sm_agree(ctx,
+                    sm_tvae_private_encoder(ctx, &st->encoder, &train->schema, st->set.max_modes));
   sm_encoder_options eo;
   sm_encoder_default_options(&eo);
   eo.max_modes = st->set.max_modes;
@@ -188,11 +192,17 @@ static int train(sm_ctx *ctx, tvae_state *st, const sm_table *train_rows, int64_
   }
   rc = sm_agree(ctx, rc);
 
-  /* train; keep the loss history with the model */
+  /* a private run: the plan must fit the budget before the first step */
   t.model = tr;
   t.n_global = n_global;
   t.row_offset = train_rows->row_offset;
   t.n_local = train_rows->n_rows;
+  if (rc == SM_OK)
+    rc = sm_agree(ctx, sm_trainer_dp_plan(ctx, &t, opt->privacy));
+  if (rc == SM_OK && t.dp.enabled)
+    rc = sm_agree(ctx, sm_tvae_train_private(ctx, tr, t.dp.clip));
+
+  /* train; keep the loss history with the model */
   if (rc == SM_OK) {
     log_start(ctx, st, n_global);
     rc = sm_trainer_run(ctx, &t, opt);
@@ -213,7 +223,7 @@ static int tvae_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options
   tvae_state *st = sm_calloc(ctx, 1, sizeof *st);
   SM_TRY(sm_agree(ctx, st ? SM_OK : SM_ERR));
   int64_t n_global = 0;
-  int rc = prepare(ctx, spec, train_rows, st, &n_global);
+  int rc = prepare(ctx, spec, opt, train_rows, st, &n_global);
 
   /* the options, with checkpoint_every from the parameters when the caller left it 0 */
   sm_fit_options o = {0};

@@ -73,6 +73,20 @@ tvae_train *sm_tvae_train_new(sm_ctx *ctx, tvae_state *st, const sm_table *train
 tvae_train *sm_tvae_train_wrap(sm_ctx *ctx, tvae_state *st, float *data, int64_t n_local,
                                int64_t row_offset);
 void sm_tvae_train_free(tvae_train *tr);
+/* Local. Switch the workspace to DP-SGD: every batch adds the sum of per-example gradients,
+ * each clipped to L2 norm `clip` over all parameters (two backward passes). */
+int sm_tvae_train_private(sm_ctx *ctx, tvae_train *tr, double clip);
+/* Local (private workspaces): the squared gradient norm of each of the m rows' losses over
+ * all parameters, from one batched backward, into norm2 (m). Parameter gradients unchanged. */
+int sm_tvae_example_norms(sm_ctx *ctx, tvae_train *tr, const int64_t *rows, int64_t m,
+                          int64_t epoch, double *norm2);
+
+/* Local. The data-independent encoder of a private run, from the declared schema: each
+ * numeric column gets `modes` equal-width components over its declared [lo, hi] (means at
+ * the cell centres, std = cell width / 2, equal weights); every column gets its
+ * missing-value slot whether or not the data have missing values. SM_EINPUT when a numeric
+ * column has no declared domain. */
+int sm_tvae_private_encoder(sm_ctx *ctx, sm_encoder *enc, const sm_schema *schema, int modes);
 /* The trainer's callbacks (model = the tvae_train). */
 int sm_tvae_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
                   int64_t epoch, double *loss);

@@ -33,6 +33,13 @@ struct tvae_train {
   float *rec, *drec;                                     /* (cap, width) */
   float *dmu, *dlogvar, *dz;                             /* (cap, emb) */
   float *grad[2];                                        /* (cap, widest layer) scratch */
+
+  /* DP-SGD (clip > 0): the loss gradients of each row kept between the two backward passes */
+  float clip;                              /* per-example norm bound C; 0: not private */
+  float *seed_rec, *seed_mu, *seed_logvar; /* (cap, width), (cap, emb), (cap, emb) */
+  float *dsig;                             /* (cap, width) each row's sigma gradient */
+  double *norm2;                           /* (cap) squared per-example gradient norms */
+  sm_nn_params scratch;                    /* the values, and a gradient buffer to discard */
 };
 
 void sm_tvae_layout(tvae_net *net, const tvae_settings *s, int width) {
@@ -115,6 +122,10 @@ static size_t carve(tvae_train *tr, float *block) {
   VIEW(tr->dz, cap * emb);
   VIEW(tr->grad[0], cap * widest(s, (int)width));
   VIEW(tr->grad[1], cap * widest(s, (int)width));
+  VIEW(tr->seed_rec, cap * width);
+  VIEW(tr->seed_mu, cap * emb);
+  VIEW(tr->seed_logvar, cap * emb);
+  VIEW(tr->dsig, cap * width);
 #undef VIEW
   return used;
 }
@@ -189,7 +200,19 @@ void sm_tvae_train_free(tvae_train *tr) {
   free(tr->target);
   free(tr->block);
   free(tr->batch_target);
+  free(tr->norm2);
+  free(tr->scratch.grad);
   free(tr);
+}
+
+int sm_tvae_train_private(sm_ctx *ctx, tvae_train *tr, double clip) {
+  const sm_nn_params *p = &tr->st->net.params;
+  tr->norm2 = sm_malloc(ctx, (size_t)tr->cap * sizeof(double));
+  tr->scratch.grad = sm_malloc(ctx, (p->n > 0 ? p->n : 1) * sizeof(float));
+  if (!tr->norm2 || !tr->scratch.grad)
+    return SM_ERR;
+  tr->clip = (float)clip;
+  return SM_OK;
 }
 
 void sm_tvae_clamp_sigma(void *model) {
@@ -253,9 +276,15 @@ static double scalar_loss(tvae_train *tr, int c, int m) {
     float t = tanhf(tr->rec[i]), e = tr->x[i] - t;
     sum += (double)e * e / (2.0 * sigma * sigma) + log((double)sigma);
     tr->drec[i] = factor * (-e / (sigma * sigma)) * (1.0f - t * t);
-    dsigma += -(double)e * e / ((double)sigma * sigma * sigma) + 1.0 / sigma;
+    double d = -(double)e * e / ((double)sigma * sigma * sigma) + 1.0 / sigma;
+    dsigma += d;
+    if (tr->clip > 0)
+      tr->dsig[i] = (float)(factor * d);
   }
-  net->params.grad[net->sigma + c] += (float)(factor * dsigma);
+
+  /* private runs add each row's share after clipping it */
+  if (tr->clip <= 0)
+    net->params.grad[net->sigma + c] += (float)(factor * dsigma);
   return sum;
 }
 
@@ -280,8 +309,9 @@ static double reconstruction_loss(tvae_train *tr, int m) {
 
 /* ---- backward ----------------------------------------------------------------------- */
 
-/* From drec back to dz through the decoder (parameter gradients accumulated). */
-static void decoder_backward(tvae_train *tr, int m) {
+/* From drec back to dz through the decoder (parameter gradients accumulated into p); with
+ * norm2, each layer's per-example squared gradient norms are added to it. */
+static void decoder_backward(tvae_train *tr, int m, sm_nn_params *p, double *norm2) {
   const tvae_settings *s = &tr->st->set;
   tvae_net *net = &tr->st->net;
   const float *dy = tr->drec;
@@ -289,7 +319,9 @@ static void decoder_backward(tvae_train *tr, int m) {
   for (int j = s->n_decompress; j >= 0; j--) {
     const float *in = j > 0 ? tr->dpost[j - 1] : tr->z;
     float *dx = j > 0 ? tr->grad[next] : tr->dz;
-    sm_linear_backward(dx, &net->params, dy, in, &net->dec[j], m);
+    if (norm2)
+      sm_linear_example_norms(norm2, dy, in, &net->dec[j], m);
+    sm_linear_backward(dx, p, dy, in, &net->dec[j], m);
     if (j > 0)
       sm_relu_backward(dx, dx, tr->dpre[j - 1], (size_t)m * s->decompress[j - 1]);
     dy = dx;
@@ -297,8 +329,9 @@ static void decoder_backward(tvae_train *tr, int m) {
   }
 }
 
-/* From dz and the KL gradients back through the reparameterisation and the encoder. */
-static void encoder_backward(tvae_train *tr, int m) {
+/* From dz and the KL gradients back through the reparameterisation and the encoder (into p;
+ * norm2 as in decoder_backward). */
+static void encoder_backward(tvae_train *tr, int m, sm_nn_params *p, double *norm2) {
   const tvae_settings *s = &tr->st->set;
   tvae_net *net = &tr->st->net;
   size_t n = (size_t)m * s->embedding_dim;
@@ -312,8 +345,12 @@ static void encoder_backward(tvae_train *tr, int m) {
   const float *hidden = last >= 0 ? tr->epost[last] : tr->x;
   float *dh = tr->grad[0], *other = tr->grad[1];
   size_t nh = (size_t)m * (last >= 0 ? s->compress[last] : net->width);
-  sm_linear_backward(last >= 0 ? dh : NULL, &net->params, tr->dmu, hidden, &net->mu, m);
-  sm_linear_backward(last >= 0 ? other : NULL, &net->params, tr->dlogvar, hidden, &net->logvar, m);
+  if (norm2) {
+    sm_linear_example_norms(norm2, tr->dmu, hidden, &net->mu, m);
+    sm_linear_example_norms(norm2, tr->dlogvar, hidden, &net->logvar, m);
+  }
+  sm_linear_backward(last >= 0 ? dh : NULL, p, tr->dmu, hidden, &net->mu, m);
+  sm_linear_backward(last >= 0 ? other : NULL, p, tr->dlogvar, hidden, &net->logvar, m);
   for (size_t i = 0; last >= 0 && i < nh; i++)
     dh[i] += other[i];
 
@@ -321,36 +358,112 @@ static void encoder_backward(tvae_train *tr, int m) {
   for (int i = last; i >= 0; i--) {
     sm_relu_backward(dh, dh, tr->epre[i], (size_t)m * s->compress[i]);
     float *dx = i > 0 ? other : NULL;
-    sm_linear_backward(dx, &net->params, dh, i > 0 ? tr->epost[i - 1] : tr->x, &net->enc[i], m);
+    const float *in = i > 0 ? tr->epost[i - 1] : tr->x;
+    if (norm2)
+      sm_linear_example_norms(norm2, dh, in, &net->enc[i], m);
+    sm_linear_backward(dx, p, dh, in, &net->enc[i], m);
     other = dh;
     dh = dx;
   }
 }
 
-int sm_tvae_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
-                  int64_t epoch, double *loss) {
-  tvae_train *tr = model;
+/* Forward over the batch and the loss gradients at the outputs (KL written first, the
+ * decoder's added); returns SM_OK or a message when the batch does not fit. */
+static int forward(sm_ctx *ctx, tvae_train *tr, const int64_t *rows, int64_t m, int64_t epoch,
+                   double *loss) {
   if (m > tr->cap)
     return sm_fail(ctx, SM_ERR, "tvae: %lld batch rows on one rank, room for %lld", (long long)m,
                    (long long)tr->cap);
-  if (m == 0)
-    return SM_OK;
-
-  /* forward */
   int rows_here = (int)m;
   gather(tr, rows, rows_here);
   encoder_forward(tr, rows, rows_here, epoch);
   sm_tvae_decoder_forward(&tr->st->net, &tr->st->set, tr->z, rows_here, tr->dpre, tr->dpost,
                           tr->rec);
-
-  /* losses and their gradients at the outputs (KL written first, decoder's added) */
   loss[0] += reconstruction_loss(tr, rows_here);
   size_t n = (size_t)rows_here * tr->st->set.embedding_dim;
   loss[1] +=
       sm_kl_normal_loss(tr->dmu, tr->dlogvar, tr->mu, tr->logvar, n, (float)tr->st->set.beta);
+  return SM_OK;
+}
 
-  /* backward */
-  decoder_backward(tr, rows_here);
-  encoder_backward(tr, rows_here);
+/* Private runs, first pass: keep the loss gradients, then run the backward into a discarded
+ * buffer only to add up each example's squared gradient norm over every parameter (the
+ * Linear layers from their inputs and output gradients, sigma directly) into tr->norm2. */
+static void example_norms(tvae_train *tr, int m) {
+  const tvae_net *net = &tr->st->net;
+  size_t width = (size_t)net->width, emb = (size_t)net->emb;
+  memcpy(tr->seed_rec, tr->drec, (size_t)m * width * sizeof(float));
+  memcpy(tr->seed_mu, tr->dmu, (size_t)m * emb * sizeof(float));
+  memcpy(tr->seed_logvar, tr->dlogvar, (size_t)m * emb * sizeof(float));
+
+  /* sigma's per-example gradient, then the layers */
+  const sm_encoder *enc = &tr->st->encoder;
+  for (int r = 0; r < m; r++) {
+    tr->norm2[r] = 0.0;
+    for (int k = 0; k < enc->n_spans; k++)
+      if (enc->spans[k].kind == SM_SPAN_SCALAR)
+        for (int c = enc->spans[k].start; c < enc->spans[k].start + enc->spans[k].width; c++) {
+          double g = tr->dsig[(size_t)r * width + c];
+          tr->norm2[r] += g * g;
+        }
+  }
+  tr->scratch.value = net->params.value;
+  tr->scratch.n = net->params.n;
+  memset(tr->scratch.grad, 0, tr->scratch.n * sizeof(float));
+  decoder_backward(tr, m, &tr->scratch, tr->norm2);
+  encoder_backward(tr, m, &tr->scratch, tr->norm2);
+}
+
+/* Private runs, second pass: scale each example's loss gradients by min(1, C / norm) and run
+ * the backward again, accumulating the sum of clipped per-example gradients. */
+static void clipped_backward(tvae_train *tr, int m) {
+  tvae_net *net = &tr->st->net;
+  size_t width = (size_t)net->width, emb = (size_t)net->emb;
+  const sm_encoder *enc = &tr->st->encoder;
+  for (int r = 0; r < m; r++) {
+    double norm = sqrt(tr->norm2[r]);
+    float f = norm > tr->clip ? (float)(tr->clip / norm) : 1.0f;
+    for (size_t c = 0; c < width; c++)
+      tr->drec[r * width + c] = f * tr->seed_rec[r * width + c];
+    for (size_t k = 0; k < emb; k++) {
+      tr->dmu[r * emb + k] = f * tr->seed_mu[r * emb + k];
+      tr->dlogvar[r * emb + k] = f * tr->seed_logvar[r * emb + k];
+    }
+    for (int k = 0; k < enc->n_spans; k++)
+      if (enc->spans[k].kind == SM_SPAN_SCALAR)
+        for (int c = enc->spans[k].start; c < enc->spans[k].start + enc->spans[k].width; c++)
+          net->params.grad[net->sigma + c] += f * tr->dsig[r * width + c];
+  }
+  decoder_backward(tr, m, &net->params, NULL);
+  encoder_backward(tr, m, &net->params, NULL);
+}
+
+int sm_tvae_example_norms(sm_ctx *ctx, tvae_train *tr, const int64_t *rows, int64_t m,
+                          int64_t epoch, double *norm2) {
+  double loss[TVAE_N_LOSSES] = {0};
+  if (tr->clip <= 0)
+    return sm_fail(ctx, SM_ERR, "tvae: per-example norms need sm_tvae_train_private first");
+  SM_TRY(forward(ctx, tr, rows, m, epoch, loss));
+  example_norms(tr, (int)m);
+  memcpy(norm2, tr->norm2, (size_t)m * sizeof(double));
+  return SM_OK;
+}
+
+int sm_tvae_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
+                  int64_t epoch, double *loss) {
+  tvae_train *tr = model;
+  (void)global_rows;
+  if (m == 0)
+    return SM_OK;
+  SM_TRY(forward(ctx, tr, rows, m, epoch, loss));
+
+  /* private: two passes with per-example clipping; else the plain backward */
+  if (tr->clip > 0) {
+    example_norms(tr, (int)m);
+    clipped_backward(tr, (int)m);
+    return SM_OK;
+  }
+  decoder_backward(tr, (int)m, &tr->st->net.params, NULL);
+  encoder_backward(tr, (int)m, &tr->st->net.params, NULL);
   return SM_OK;
 }
