@@ -19,6 +19,7 @@
 #include "models/mst.h"
 #include "synthmpi/data.h"
 #include "synthmpi/privacy.h"
+#include "synthmpi/rng.h"
 #include "test_util.h"
 
 #define SAMPLE_ROWS 200000
@@ -89,6 +90,63 @@ static void test_noise_and_ledger(sm_ctx *ctx, const mst_state *st) {
   CHECK(st->ledger.epsilon_total <= 1.0 + 1e-9);
   CHECK_CLOSE(st->ledger.epsilon_total, 1.0, 1e-3);
   CHECK(st->ledger.reproducible == 1);
+}
+
+/* ---- the estimator ------------------------------------------------------------------- */
+
+/* Slow reference of the simplex projection: theta by bisection on
+ * sum max(v - theta, 0) = total, then x = max(v - theta, 0). */
+static void project_reference(const double *v, int n, double total, double *x) {
+  double lo = -1e9, hi = 1e9;
+  for (int it = 0; it < 200; it++) {
+    double mid = 0.5 * (lo + hi), s = 0;
+    for (int i = 0; i < n; i++)
+      s += fmax(v[i] - mid, 0.0);
+    if (s > total)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  for (int i = 0; i < n; i++)
+    x[i] = fmax(v[i] - 0.5 * (lo + hi), 0.0);
+}
+
+static void test_projection(sm_ctx *ctx) {
+  double v[40], x[40], ref[40], worst = 0;
+  sm_rng rng;
+  sm_rng_init(&rng, 3, SM_STREAM_TEST, 0);
+  for (int trial = 0; trial < 20; trial++) {
+    int n = 1 + trial * 2;
+    for (int i = 0; i < n; i++)
+      v[i] = x[i] = 50.0 * sm_rng_normal(&rng) + 5.0;
+    CHECK(sm_mst_project_simplex(ctx, x, n, 100.0) == SM_OK);
+    project_reference(v, n, 100.0, ref);
+    for (int i = 0; i < n; i++)
+      worst = fmax(worst, fabs(x[i] - ref[i]));
+  }
+  if (ctx->rank == 0)
+    printf("simplex projection vs bisection: max difference %.3g (tol 1e-6)\n", worst);
+  CHECK(worst <= 1e-6);
+}
+
+/* The tree is consistent: each edge table's margins are its ends' 1-way estimates. */
+static void test_consistency(sm_ctx *ctx, const mst_state *st) {
+  double worst = 0, n = (double)st->n_train;
+  for (int k = 1; k < st->n_attrs; k++) {
+    int c = st->order[k], p = st->parent[c], q = st->parent[p];
+    int nc = st->attrs[c].n_comp, np = st->attrs[p].n_comp, nq = q >= 0 ? st->attrs[q].n_comp : 1;
+    for (int i = 0; i < np; i++) {
+      double row = 0, parent = 0; /* P(p = i) from the edge and from p's own table */
+      for (int j = 0; j < nc; j++)
+        row += st->joint[c][i * nc + j];
+      for (int h = 0; h < nq; h++)
+        parent += st->joint[p][h * np + i];
+      worst = fmax(worst, fabs(row - parent));
+    }
+  }
+  if (ctx->rank == 0)
+    printf("tree consistency: max margin difference %.3g counts (tol %.3g)\n", worst, 1e-6 * n);
+  CHECK(worst <= 1e-6 * n);
 }
 
 /* ---- rank invariance ------------------------------------------------------------------ */
@@ -322,6 +380,7 @@ int main(int argc, char **argv) {
   CHECK(fit(&ctx, &e, &train, &st) == SM_OK);
   if (st) {
     test_noise_and_ledger(&ctx, st);
+    test_consistency(&ctx, st);
     test_rank_invariance(&ctx, &e, st);
     test_chunks(&ctx, &train.schema, st);
     test_save_load(&ctx, &train.schema, st);
@@ -338,7 +397,8 @@ int main(int argc, char **argv) {
   sm_mst_free(st);
   sm_table_free(&train);
 
-  /* a table without declared domains */
+  /* the projection; a table without declared domains */
+  test_projection(&ctx);
   test_undeclared(&ctx, &e);
   sm_experiment_free(&e);
   sm_ctx_free(&ctx);
