@@ -59,6 +59,8 @@ static void attr_free(mst_attr *a) {
   free(a->member);
   free(a->member_start);
   free(a->member_u);
+  free(a->value_base);
+  free(a->value_n);
 }
 
 void sm_mst_free(void *state) {

@@ -21,6 +21,9 @@ typedef struct mst_attr {
   int *member_start;  /* (n_comp + 1) each compressed value's run in member */
   uint32_t *member_u; /* (n_values) cumulative share of each member within its run, as a
                        * 32-bit threshold (the last of a run is UINT32_MAX) */
+  double *value_base; /* (n_values) numeric: the bin's first value (integers: first whole
+                       * number) */
+  uint32_t *value_n;  /* (n_values) integers: whole numbers in the bin */
 } mst_attr;
 
 /* Alias table of one discrete distribution over n values (Walker/Vose). */

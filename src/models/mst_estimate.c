@@ -262,12 +262,30 @@ int sm_mst_build_alias(sm_ctx *ctx, mst_state *st) {
   return SM_OK;
 }
 
+/* Where each bin's values start, and (integers) how many whole numbers it holds: the
+ * whole numbers lo + k with ceil(v width) <= k < ceil((v + 1) width) are those whose bin
+ * is v. */
+static int attr_bins(sm_ctx *ctx, mst_attr *a) {
+  int n = a->n_values;
+  a->value_base = sm_calloc(ctx, (size_t)n, sizeof(double));
+  a->value_n = sm_calloc(ctx, (size_t)n, sizeof(uint32_t));
+  if (!a->value_base || !a->value_n)
+    return SM_ERR;
+  for (int v = 0; v < n - 1 && !sm_coltype_is_discrete((sm_coltype)a->type); v++) {
+    double first = ceil(v * a->width), end = ceil((v + 1) * a->width);
+    int whole = a->type == SM_COL_INTEGER;
+    a->value_base[v] = a->lo + (whole ? first : v * a->width);
+    a->value_n[v] = whole && end > first ? (uint32_t)(end - first) : 1;
+  }
+  return SM_OK;
+}
+
 int sm_mst_attr_members(sm_ctx *ctx, mst_attr *a) {
   int n = a->n_values, k = a->n_comp;
   a->member = sm_malloc(ctx, (size_t)n * sizeof(int));
   a->member_start = sm_calloc(ctx, (size_t)k + 1, sizeof(int));
   a->member_u = sm_malloc(ctx, (size_t)n * sizeof(uint32_t));
-  int rc = a->member && a->member_start && a->member_u ? SM_OK : SM_ERR;
+  int rc = a->member && a->member_start && a->member_u ? attr_bins(ctx, a) : SM_ERR;
 
   /* runs of domain values by compressed value (counting sort) */
   for (int v = 0; rc == SM_OK && v < n; v++)
