@@ -25,7 +25,8 @@ typedef struct sm_column {
   char *name;
   sm_coltype type;
   char *datetime_format; /* strptime/strftime format, datetime only */
-  int has_domain;        /* a numeric domain [lo, hi] was declared */
+  int has_domain;        /* a domain was declared: numeric [lo, hi], or the categories
+                          * (categorical with a declared list; boolean always) */
   double lo, hi;         /* declared domain, or observed range once known */
   int n_categories;      /* categorical/boolean: dictionary size */
   char **categories;     /* sorted dictionary (boolean: "false", "true") */

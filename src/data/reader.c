@@ -84,10 +84,12 @@ static int plan_declared(sm_ctx *ctx, column_plan *p, int j, const char *name) {
   if (col->type == SM_COL_BOOLEAN) {
     char *names[2] = {"false", "true"};
     p->lookup[j] = LOOKUP_DECLARED;
+    col->has_domain = 1;
     return set_categories(ctx, col, names, 2);
   }
   if (col->type == SM_COL_CATEGORICAL && spec->n_domain_categories > 0) {
     p->lookup[j] = LOOKUP_DECLARED;
+    col->has_domain = 1;
     return set_categories(ctx, col, spec->domain_categories, spec->n_domain_categories);
   }
   return SM_OK;
