@@ -24,7 +24,8 @@ for _ in $(seq 2400); do
   grep -q "epoch 3/" "$work/stopped.err" 2>/dev/null && break
   sleep 0.1
 done
-kill -USR1 "$pid"
+# $! is timeout's PID: the signal goes to its child, mpiexec
+kill -USR1 "$(pgrep -P "$pid" | head -1)"
 wait "$pid"
 rc=$?
 err=$(cat "$work/stopped.err")
