@@ -29,14 +29,8 @@
 #include "synthmpi/privacy.h"
 
 static const sm_param_desc mst_params[] = {
-    {"epsilon", SM_PARAM_REAL, "1", 1e-6, 1e9, NULL,
-     "privacy budget epsilon (used when the experiment has no privacy section)"},
-    {"delta", SM_PARAM_REAL, "1e-9", 1e-300, 0.1, NULL,
-     "privacy delta (used when the experiment has no privacy section)"},
-    {"reproducible", SM_PARAM_BOOL, "false", 0, 1, NULL,
-     "tests only: seeded noise and choices; the release is then NOT private"},
     {"reproducible_seed", SM_PARAM_INT, "1", 0, 9007199254740992.0, NULL,
-     "seed of the noise and choices in reproducible mode"},
+     "seed of the noise and choices when privacy.reproducible is set (tests only)"},
     {"bins", SM_PARAM_INT, "32", 1, 65536, NULL,
      "equal-width bins of a numeric column's declared domain (integers: at most one per value)"},
     {"compress_threshold", SM_PARAM_REAL, "3", 0, 1000, NULL,
@@ -123,20 +117,18 @@ int sm_mst_value_index(const mst_attr *a, double x) {
 
 /* ---- settings and domains ----------------------------------------------------------- */
 
-/* The privacy section when present and enabled, else the model's own parameters. */
+/* The privacy section's budget: MST is a private model and runs only with one. */
 static int resolve_privacy(sm_ctx *ctx, const sm_params *p, const sm_fit_options *opt,
                            mst_privacy *out) {
   const sm_privacy_spec *ps = opt ? opt->privacy : NULL;
   memset(out, 0, sizeof *out);
-  if (ps && ps->enabled) {
-    out->epsilon = ps->epsilon;
-    out->delta = ps->delta;
-    out->reproducible = ps->reproducible;
-  } else {
-    out->epsilon = sm_params_num(p, "epsilon");
-    out->delta = sm_params_num(p, "delta");
-    out->reproducible = sm_params_num(p, "reproducible") != 0;
-  }
+  if (!ps || !ps->enabled)
+    return sm_fail(ctx, SM_EINPUT,
+                   "model mst is private: the experiment needs a privacy section "
+                   "(privacy: {epsilon: ..., delta: ...})");
+  out->epsilon = ps->epsilon;
+  out->delta = ps->delta;
+  out->reproducible = ps->reproducible;
   out->seed = (uint64_t)sm_params_num(p, "reproducible_seed");
   return sm_zcdp_rho(ctx, out->epsilon, out->delta, &out->rho);
 }

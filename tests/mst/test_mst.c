@@ -35,14 +35,15 @@ static int load_experiment(sm_ctx *ctx, const char *epsilon, sm_experiment *e) {
   snprintf(path, sizeof path, "%s/configs/adult-mst.yaml", dir ? dir : ".");
   snprintf(d, sizeof d, "data.path=%s/tabular/adult/adult.data", data ? data : "../shared/data");
   snprintf(h, sizeof h, "holdout.path=%s/tabular/adult/adult.test", data ? data : "../shared/data");
-  snprintf(eps, sizeof eps, "model.epsilon=%s", epsilon);
-  char *sets[] = {d, h, eps, "model.reproducible=true", "model.reproducible_seed=7"};
+  snprintf(eps, sizeof eps, "privacy.epsilon=%s", epsilon);
+  char *sets[] = {d, h, eps, "privacy.reproducible=true", "model.reproducible_seed=7"};
   return sm_experiment_load(ctx, path, 5, sets, e);
 }
 
 static int fit(sm_ctx *ctx, const sm_experiment *e, const sm_table *t, mst_state **st) {
   sm_fit_options opt;
   memset(&opt, 0, sizeof opt);
+  opt.privacy = &e->privacy;
   return sm_model_find("mst")->fit(ctx, &e->model, &opt, t, (void **)st);
 }
 
