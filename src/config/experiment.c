@@ -11,7 +11,7 @@
 const char *const cfg_log_level_names[4] = {"error", "warn", "info", "debug"};
 
 static const char *const top_keys[] = {"version",  "name",       "data",    "holdout", "model",
-                                       "sampling", "evaluation", "runtime", NULL};
+                                       "sampling", "evaluation", "runtime", "sweep",   NULL};
 static const char *const sampling_keys[] = {"rows",        "seed",      "output", "chunk_rows",
                                             "compression", "overwrite", NULL};
 static const char *const eval_keys[] = {"enabled", "target",           "max_rows",   "seed",
@@ -305,7 +305,8 @@ static int read_sections(const cfg_source *src, const cfg_node *root, const char
   SM_TRY(cfg_read_model(src, root, &e->model));
   SM_TRY(read_sampling(src, root, e));
   SM_TRY(read_evaluation(src, root, e));
-  return read_runtime(src, root, e);
+  SM_TRY(read_runtime(src, root, e));
+  return cfg_read_sweep(src, root, &e->sweep);
 }
 
 /* The tree from the bytes with the overrides applied; a map at the top. */
@@ -380,6 +381,7 @@ void sm_experiment_free(sm_experiment *e) {
   free(e->evaluation.target);
   free(e->evaluation.target_at);
   free(e->runtime.output_dir);
+  cfg_sweep_free(&e->sweep);
   free(e->resolved);
   memset(e, 0, sizeof(*e));
 }

@@ -17,6 +17,10 @@ void cfg_source_free(sm_source_spec *s);
 int cfg_read_model(const cfg_source *src, const cfg_node *root, sm_model_spec *out);
 void cfg_params_free(sm_params *p);
 
+/* sweep: dotted keys and their values (sweep.c). */
+int cfg_read_sweep(const cfg_source *src, const cfg_node *root, sm_sweep_spec *out);
+void cfg_sweep_free(sm_sweep_spec *s);
+
 /* The experiment as YAML text that loads back to the same struct (malloc'd). */
 int cfg_write_resolved(sm_ctx *ctx, const sm_experiment *e, char **out);
 
