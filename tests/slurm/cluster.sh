@@ -56,7 +56,7 @@ host_address() {
 }
 
 # slurm.conf for one node described by slurmd -C (its real CPUs and memory, so --mem
-# works). Short job ages make sbatch --wait and squeue see ends quickly; a short munge
+# works). Finished jobs stay visible to scontrol for MinJobAge seconds; a short munge
 # credential lifetime lets a requeued job start again within seconds; kill_invalid_depend
 # ends a job whose dependency can never be met instead of leaving it pending.
 write_config() {
@@ -90,7 +90,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MpiDefault=none
 DependencyParameters=kill_invalid_depend
-MinJobAge=2
+MinJobAge=600
 KillWait=10
 MailProg=/bin/true
 ReturnToService=2
