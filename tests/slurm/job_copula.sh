@@ -2,8 +2,7 @@
 # evaluation are written to the job's run directory, the job's exit code is the program's.
 source "$(dirname "$0")/lib.sh"
 
-id=$(submit --ntasks=2 jobs/adult-copula.sbatch "${data_sets[@]}" \
-  --set evaluation.classifier.rounds=50)
+id=$(submit --ntasks=2 jobs/adult-copula.sbatch "${data_sets[@]}" "${quick[@]}")
 expect_completed "$id" 150 "adult-copula.sbatch"
 
 run_dir=$SYNTHMPI_RUNS/adult-copula-$id

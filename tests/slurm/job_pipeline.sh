@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 
 out=$(bash slurm/pipeline.sh --ntasks=2 --output="$work/%x-%j.out" -- configs/adult-copula.yaml \
-  "${data_sets[@]}" --set evaluation.classifier.rounds=50)
+  "${data_sets[@]}" "${quick[@]}")
 echo "$out"
 fit=$(echo "$out" | awk '$1 == "fit" { print $2 }')
 sample=$(echo "$out" | awk '$1 == "sample" { print $2 }')

@@ -3,8 +3,7 @@
 # the swept seed, and the CSV holds the same rows.
 source "$(dirname "$0")/lib.sh"
 
-id=$(submit --ntasks=1 jobs/adult-copula-sweep.sbatch "${data_sets[@]}" \
-  --set evaluation.classifier.rounds=50)
+id=$(submit --ntasks=1 jobs/adult-copula-sweep.sbatch "${data_sets[@]}" "${quick[@]}")
 for t in 0 1 2; do
   expect_completed "${id}_$t" 200 "sweep task $t"
 done
