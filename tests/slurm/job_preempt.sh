@@ -17,7 +17,11 @@ for _ in $(seq 240); do
   grep -q 'epoch [0-9]*/30' "$log" 2>/dev/null && break
   sleep 0.5
 done
-grep -q 'epoch [0-9]*/30' "$log" 2>/dev/null || { fail "the job never started training"; show_logs; finish; }
+if ! grep -q 'epoch [0-9]*/30' "$log" 2>/dev/null; then
+  fail "the job never started training"
+  show_logs
+  finish
+fi
 scancel --signal=USR1 --batch "$id" || fail "scancel --signal=USR1 --batch $id"
 echo "ok: USR1 sent to job $id"
 
