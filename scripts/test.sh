@@ -28,7 +28,9 @@ bash scripts/get-data.sh
 # build
 bash scripts/build.sh
 
-# tests (each test's timeout is set in CMake)
+# tests (each test's timeout is set in CMake); the slurm_* tests bring up a one-node Slurm
+# cluster on this machine (tests/slurm/cluster.sh, installing it with apt-get as root) and
+# take turns on it; they report "skipped" only where Slurm can neither be found nor installed
 echo "test.sh: running ctest in $build_dir"
 rc=0
 ctest --test-dir "$build_dir" --output-on-failure -j"${CTEST_JOBS:-2}" || rc=$?

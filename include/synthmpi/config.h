@@ -126,6 +126,17 @@ typedef struct sm_privacy_spec {
   int reproducible;        /* tests only: seeded randomness, the release says not private */
 } sm_privacy_spec;
 
+/* sweep: a parameter sweep, dotted key -> list of values. Its points are the cartesian
+ * product of the lists, numbered from 0 in row-major order: the first key varies slowest,
+ * the last fastest. Point p applies "keys[k]=<value>" for every k as --set would. */
+typedef struct sm_sweep_spec {
+  int n_keys;       /* 0 without a sweep */
+  char **keys;      /* (n_keys) dotted keys, in file order */
+  int *n_values;    /* (n_keys) */
+  char ***values;   /* (n_keys)(n_values[k]) scalars as written */
+  int64_t n_points; /* product of n_values; 1 without a sweep */
+} sm_sweep_spec;
+
 typedef struct sm_experiment {
   int version;
   char *name;
@@ -138,6 +149,8 @@ typedef struct sm_experiment {
   sm_eval_spec evaluation;
   sm_runtime_spec runtime;
   sm_privacy_spec privacy;
+
+  sm_sweep_spec sweep;
   char *resolved; /* the fully resolved experiment as YAML text */
 } sm_experiment;
 
@@ -147,6 +160,9 @@ typedef struct sm_experiment {
 int sm_experiment_load(sm_ctx *ctx, const char *path, int n_overrides, char **overrides,
                        sm_experiment *out);
 void sm_experiment_free(sm_experiment *e);
+
+/* The value that sweep point `point` (0 <= point < n_points) gives to keys[key]. */
+const char *sm_sweep_value(const sm_sweep_spec *s, int64_t point, int key);
 
 /* Path of a file under runtime.output_dir (malloc'd). */
 char *sm_experiment_output(const sm_experiment *e, const char *file);

@@ -20,6 +20,10 @@ void sm_cli_usage(const sm_ctx *ctx, FILE *out) {
         "  export RELEASE        write a release in another format\n"
         "  privacy [options]     privacy accounting: epsilon of DP-SGD, noise for a target\n"
         "                        epsilon, zCDP conversions (synthmpi privacy --help)\n"
+        "  sweep EXPERIMENT      list the points of the experiment's sweep, one a line:\n"
+        "                        '<point> key=value...' (each point checked)\n"
+        "  summary DIR...        table of the runs' evaluation.json files, also written as\n"
+        "                        CSV (--output FILE, default summary.csv)\n"
         "\n"
         "options:\n"
         "  --set KEY=VALUE       override an experiment key, e.g. --set sampling.rows=1000\n"
@@ -121,8 +125,8 @@ int sm_cli_parse(sm_ctx *ctx, int argc, char **argv, sm_cli_args *a) {
         return rc;
     } else if (!a->command) {
       a->command = argv[i];
-      if (strcmp(a->command, "privacy") == 0)
-        break; /* privacy reads its own options from argv */
+      if (strcmp(a->command, "privacy") == 0 || strcmp(a->command, "summary") == 0)
+        break; /* privacy and summary read their own arguments from argv */
     } else if (!a->target) {
       a->target = argv[i];
     } else {
@@ -135,7 +139,7 @@ int sm_cli_parse(sm_ctx *ctx, int argc, char **argv, sm_cli_args *a) {
     sm_cli_usage(ctx, stderr);
     return sm_fail(ctx, SM_EINPUT, "no command given");
   }
-  if (!a->target && strcmp(a->command, "privacy") != 0)
+  if (!a->target && strcmp(a->command, "privacy") != 0 && strcmp(a->command, "summary") != 0)
     return sm_fail(ctx, SM_EINPUT, "%s: missing the file argument (try synthmpi --help)",
                    a->command);
   if (a->verbosity < 0)

@@ -13,7 +13,7 @@
 
 /* Parsed command line, the same on every rank. */
 typedef struct sm_cli_args {
-  const char *command; /* run, fit, sample, eval, check, inspect, export, privacy */
+  const char *command; /* run, fit, sample, eval, check, inspect, export, privacy, ... */
   const char *target;  /* the experiment file, or the file to inspect/export */
   int n_sets;          /* --set key=value overrides */
   char *sets[SM_CLI_MAX_SETS];
@@ -69,5 +69,7 @@ int sm_cmd_check(sm_ctx *ctx, const sm_cli_args *args);
 int sm_cmd_inspect(sm_ctx *ctx, const sm_cli_args *args);
 int sm_cmd_export(sm_ctx *ctx, const sm_cli_args *args);
 int sm_cmd_privacy(sm_ctx *ctx, const sm_cli_args *args);
+int sm_cmd_sweep(sm_ctx *ctx, const sm_cli_args *args);
+int sm_cmd_summary(sm_ctx *ctx, const sm_cli_args *args);
 
 #endif

@@ -13,9 +13,10 @@ static const struct {
   const char *name;
   sm_command_fn fn;
 } commands[] = {
-    {"run", sm_cmd_run},       {"fit", sm_cmd_fit},         {"sample", sm_cmd_sample},
-    {"eval", sm_cmd_eval},     {"check", sm_cmd_check},     {"inspect", sm_cmd_inspect},
-    {"export", sm_cmd_export}, {"privacy", sm_cmd_privacy},
+    {"run", sm_cmd_run},         {"fit", sm_cmd_fit},         {"sample", sm_cmd_sample},
+    {"eval", sm_cmd_eval},       {"check", sm_cmd_check},     {"inspect", sm_cmd_inspect},
+    {"export", sm_cmd_export},   {"privacy", sm_cmd_privacy}, {"sweep", sm_cmd_sweep},
+    {"summary", sm_cmd_summary},
 };
 
 static int dispatch(sm_ctx *ctx, const sm_cli_args *args) {

@@ -10,8 +10,9 @@
 
 const char *const cfg_log_level_names[4] = {"error", "warn", "info", "debug"};
 
-static const char *const top_keys[] = {"version",  "name",       "data",    "holdout", "model",
-                                       "sampling", "evaluation", "runtime", "privacy", NULL};
+static const char *const top_keys[] = {"version", "name",     "data",       "holdout",
+                                       "model",   "sampling", "evaluation", "runtime",
+                                       "privacy", "sweep",    NULL};
 static const char *const sampling_keys[] = {"rows",        "seed",      "output", "chunk_rows",
                                             "compression", "overwrite", NULL};
 static const char *const eval_keys[] = {"enabled", "target",           "max_rows",   "seed",
@@ -306,7 +307,8 @@ static int read_sections(const cfg_source *src, const cfg_node *root, const char
   SM_TRY(read_sampling(src, root, e));
   SM_TRY(read_evaluation(src, root, e));
   SM_TRY(cfg_read_privacy(src, root, &e->privacy));
-  return read_runtime(src, root, e);
+  SM_TRY(read_runtime(src, root, e));
+  return cfg_read_sweep(src, root, &e->sweep);
 }
 
 /* The tree from the bytes with the overrides applied; a map at the top. */
@@ -382,6 +384,7 @@ void sm_experiment_free(sm_experiment *e) {
   free(e->evaluation.target_at);
   free(e->runtime.output_dir);
   cfg_privacy_free(&e->privacy);
+  cfg_sweep_free(&e->sweep);
   free(e->resolved);
   memset(e, 0, sizeof(*e));
 }

@@ -22,6 +22,10 @@ void cfg_params_free(sm_params *p);
 int cfg_read_privacy(const cfg_source *src, const cfg_node *root, sm_privacy_spec *out);
 void cfg_privacy_free(sm_privacy_spec *p);
 
+/* sweep: dotted keys and their values (sweep.c). */
+int cfg_read_sweep(const cfg_source *src, const cfg_node *root, sm_sweep_spec *out);
+void cfg_sweep_free(sm_sweep_spec *s);
+
 /* The experiment as YAML text that loads back to the same struct (malloc'd). */
 int cfg_write_resolved(sm_ctx *ctx, const sm_experiment *e, char **out);
 

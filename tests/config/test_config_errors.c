@@ -55,7 +55,7 @@ static const error_case cases[] = {
      "compression, overwrite)"},
     {"unknown-top", HEAD DATA MODEL "sampels: 1\n", NULL,
      ":9:1: unknown key 'sampels' at the top level (known: version, name, data, holdout, "
-     "model, sampling, evaluation, runtime, privacy)"},
+     "model, sampling, evaluation, runtime, privacy, sweep)"},
     {"no-version", DATA MODEL, NULL, ":1:1: missing required key 'version'"},
     {"no-model", HEAD DATA, NULL, ":1:1: missing required key 'model'"},
     {"no-data-path", HEAD "data:\n  columns: [{name: a}]\n" MODEL, NULL,
