@@ -20,4 +20,13 @@ expect_error 3 "nope\.h5" inspect "$work/nope.h5"
 exp="$SYNTHMPI_SOURCE_DIR/configs/adult-copula.yaml"
 run_np 0 check "$exp" --set "data.path=$adult_data" --set "holdout.path=$adult_test"
 [ "$rc" -eq 0 ] && echo "$out" | grep -q "gaussian_copula" || fail "check: exit code $rc"
+# every job file is valid bash and names a shipped experiment that passes check
+for job in "$SYNTHMPI_SOURCE_DIR"/jobs/*.sbatch; do
+  bash -n "$job" || fail "$job: not valid bash"
+  cfg=$(grep -o 'configs/[A-Za-z0-9_.-]*\.yaml' "$job" | head -1)
+  [ -n "$cfg" ] && [ -f "$SYNTHMPI_SOURCE_DIR/$cfg" ] || fail "$job: no shipped experiment"
+  run_np 0 check "$SYNTHMPI_SOURCE_DIR/$cfg" --set "data.path=$adult_data" \
+    --set "holdout.path=$adult_test"
+  [ "$rc" -eq 0 ] || fail "$job: $cfg does not pass check"
+done
 finish
