@@ -5,8 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
+/* Flush float32 denormals to zero (x86 FTZ and DAZ) on the calling thread. As training
+ * converges, Adam's second moments and small gradients underflow into denormals, which
+ * the FPU handles about a hundred times slower: a TVAE epoch then takes ten times longer.
+ * Only values below 1.2e-38 change, the same way on every rank. */
+static void flush_denormals(void) {
+#if defined(__SSE__)
+  _mm_setcsr(_mm_getcsr() | 0x8040);
+#endif
+}
 
 int sm_ctx_init(sm_ctx *ctx, MPI_Comm comm) {
+  flush_denormals();
   memset(ctx, 0, sizeof(*ctx));
   ctx->log_level = SM_LOG_INFO;
   ctx->is_tty = isatty(STDERR_FILENO);
