@@ -1,6 +1,5 @@
 /* The steps shared by the subcommands: load, read, fit, sample, evaluate. */
 #include <cblas.h>
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,46 +272,6 @@ static int same_columns(sm_ctx *ctx, const char *release, const sm_schema *synth
   return SM_OK;
 }
 
-/* Rank 0: add a "privacy" note to the evaluation JSON of a private run. */
-static int mark_private_evaluation(sm_ctx *ctx, const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return sm_fail(ctx, SM_ERR, "%s: cannot reopen the evaluation", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
-  size_t got = text ? fread(text, 1, (size_t)n, f) : 0;
-  fclose(f);
-  if (!text || got != (size_t)n) {
-    free(text);
-    return sm_fail(ctx, SM_ERR, "%s: cannot read the evaluation back", path);
-  }
-  text[n] = '\0';
-
-  /* the note, then the file rewritten in place */
-  cJSON *root = cJSON_Parse(text);
-  free(text);
-  if (!cJSON_IsObject(root)) {
-    cJSON_Delete(root);
-    return sm_fail(ctx, SM_ERR, "%s: the evaluation is not a JSON object", path);
-  }
-  cJSON *note = cJSON_AddObjectToObject(root, "privacy");
-  cJSON_AddBoolToObject(note, "private_release", 1);
-  cJSON_AddBoolToObject(note, "evaluation_is_private", 0);
-  cJSON_AddStringToObject(note, "note",
-                          "computed on the real data outside the privacy budget: reported "
-                          "separately, not part of the release's guarantee");
-  char *out = cJSON_Print(root);
-  cJSON_Delete(root);
-  f = out ? fopen(path, "wb") : NULL;
-  int ok = f && fputs(out, f) >= 0 && fputc('\n', f) != EOF;
-  if (f && fclose(f) != 0)
-    ok = 0;
-  free(out);
-  return ok ? SM_OK : sm_fail(ctx, SM_ERR, "%s: cannot rewrite the evaluation", path);
-}
-
 int sm_cli_evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_dataset *d, const char *release) {
   double t0 = sm_elapsed(ctx);
   sm_table synth;
@@ -330,8 +289,6 @@ int sm_cli_evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_dataset *d, co
            "budget, so its figures are not private and do not count towards the release's "
            "guarantee; share them separately, if at all");
   rc = sm_evaluate(ctx, e, &d->train, &d->holdout, &synth, json);
-  if (rc == SM_OK && e->privacy.enabled)
-    rc = sm_agree(ctx, ctx->rank == 0 ? mark_private_evaluation(ctx, json) : SM_OK);
   if (rc == SM_OK)
     sm_log(ctx, SM_LOG_INFO, "evaluation written: %s (%.2f s)", json, sm_elapsed(ctx) - t0);
   free(json);

@@ -142,6 +142,15 @@ static int report_json(sm_ctx *ctx, const sm_experiment *e, const sm_table *trai
     cJSON_AddNullToObject(root, "vs_holdout");
   cJSON_AddItemToObject(root, "utility", utility_json(&e->evaluation, u));
   cJSON_AddItemToObject(root, "privacy", privacy_json(priv));
+  if (e->privacy.enabled) {
+    /* a private release: this evaluation read real data outside the budget */
+    cJSON *note = cJSON_AddObjectToObject(root, "private_run");
+    cJSON_AddBoolToObject(note, "private_release", !e->privacy.reproducible);
+    cJSON_AddBoolToObject(note, "evaluation_is_private", 0);
+    cJSON_AddStringToObject(note, "note",
+                            "computed on the real data outside the privacy budget: reported "
+                            "separately, not part of the release's guarantee");
+  }
   char *text = cJSON_Print(root);
   int rc = text ? write_json(ctx, path, text) : sm_fail(ctx, SM_ERR, "out of memory (JSON)");
   free(text);

@@ -45,7 +45,7 @@ echo "$out" | grep -q '"mechanism":"dp-sgd"' || fail "inspect: no dp-sgd ledger 
 echo "$out" | grep -q '"reproducible_test_mode":true' || fail "inspect: test mode not shown"
 run_np 0 inspect "$work/run/model.h5"
 echo "$out" | grep -q '"mechanism":"dp-sgd"' || fail "inspect model: no ledger"
-python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d['privacy']['evaluation_is_private'] is False else 1)" \
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d['private_run']['evaluation_is_private'] is False else 1)" \
   "$work/run/evaluation.json" || fail "evaluation.json: no privacy note"
 
 finish
