@@ -34,10 +34,11 @@ log = open(sys.argv[4]).read()
 fit = re.search(r"fitted \S+ in ([0-9.]+) s", log)
 tr, ho, u, p = ev["vs_training"], ev["vs_holdout"], ev["utility"], ev["privacy"]
 mia = p["membership_inference"]
+num = lambda v: float("nan") if v is None else v   # not computable (e.g. one class)
 print(f"{sys.argv[2]:<14} {float(fit.group(1)) if fit else float('nan'):8.1f} "
-      f"{tr['overall']:8.4f} {ho['overall']:8.4f} {u['synthetic']['auc']:7.4f} "
-      f"{u['synthetic']['macro_f1']:7.4f} {p['dcr']['synthetic_median']:7.4f} "
-      f"{p['identical_rows']['synthetic_share']:7.4f} {mia['auc']:7.4f}")
+      f"{tr['overall']:8.4f} {ho['overall']:8.4f} {num(u['synthetic']['auc']):7.4f} "
+      f"{num(u['synthetic']['macro_f1']):7.4f} {num(p['dcr']['synthetic_median']):7.4f} "
+      f"{num(p['identical_rows']['synthetic_share']):7.4f} {num(mia['auc']):7.4f}")
 PY
 }
 
