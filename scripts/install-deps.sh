@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Install everything synthmpi needs to build, test and benchmark on Debian 12.
-# Run as root (or with sudo available). Safe to run again.
+# Install everything synthmpi needs to build and test on Debian 12 (and, with --bench, what
+# the PyTorch comparison benchmarks need). Run as root (or with sudo available). Safe to run
+# again.
 #
-# usage: scripts/install-deps.sh [--check]
+# usage: scripts/install-deps.sh [--bench] [--check]
+#   --bench   also PyTorch, NumPy, pandas, scikit-learn and GNU time (bench/ only)
 #   --check   only report: exit 0 when every package is installed, 1 when some are missing
 set -euo pipefail
 
@@ -17,11 +19,16 @@ packages=(
 )
 
 check=0
-case ${1:-} in
-  "") ;;
-  --check) check=1 ;;
-  *) echo "install-deps.sh: unknown argument '$1' (usage: install-deps.sh [--check])" >&2; exit 2 ;;
-esac
+for arg in "$@"; do
+  case $arg in
+    --check) check=1 ;;
+    --bench) packages+=(python3-torch python3-numpy python3-pandas python3-sklearn time) ;;
+    *)
+      echo "install-deps.sh: unknown argument '$arg' (usage: install-deps.sh [--bench] [--check])" >&2
+      exit 2
+      ;;
+  esac
+done
 
 # packages not yet installed
 missing=()
