@@ -57,7 +57,7 @@ for m in $models; do
   esac
 done
 real=$(python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))["utility"]["real"];
-print(f"{u[\"auc\"]:.4f} {u[\"macro_f1\"]:.4f}")' "$(ls "$work"/*/evaluation.json | head -1)")
+print("%.4f %.4f" % (u["auc"], u["macro_f1"]))' "$(ls "$work"/*/evaluation.json | head -1)")
 echo
 echo "real training rows, same classifier: AUC and macro F1 $real"
 echo "ovr: overall fidelity score; dcr_med: median distance to the closest training row;"
