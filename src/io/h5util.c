@@ -151,6 +151,26 @@ int sm_h5_read_i64(sm_ctx *ctx, hid_t loc, const char *name, int64_t **v, int64_
   return read_small(ctx, loc, name, H5T_NATIVE_INT64, sizeof(int64_t), (void **)v, n);
 }
 
+/* A model dataset read back must hold the length the model expects. */
+static int check_length(sm_ctx *ctx, const char *name, int64_t n, int64_t want) {
+  if (n != want)
+    return sm_fail(ctx, SM_EINPUT, "model dataset '%s' has %lld values, want %lld", name,
+                   (long long)n, (long long)want);
+  return SM_OK;
+}
+
+int sm_h5_read_f64_n(sm_ctx *ctx, hid_t loc, const char *name, int64_t want, double **v) {
+  int64_t n = 0;
+  SM_TRY(sm_h5_read_f64(ctx, loc, name, v, &n));
+  return check_length(ctx, name, n, want);
+}
+
+int sm_h5_read_i64_n(sm_ctx *ctx, hid_t loc, const char *name, int64_t want, int64_t **v) {
+  int64_t n = 0;
+  SM_TRY(sm_h5_read_i64(ctx, loc, name, v, &n));
+  return check_length(ctx, name, n, want);
+}
+
 static int write_attr(sm_ctx *ctx, hid_t obj, const char *name, hid_t type, const void *v) {
   hid_t space = H5Screate(H5S_SCALAR);
   SM_H5_CHECK(ctx, space);

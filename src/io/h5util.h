@@ -39,6 +39,10 @@ int sm_h5_write_i64(sm_ctx *ctx, hid_t loc, const char *name, const int64_t *v, 
 /* Read a 1-D dataset; *v is malloc'd, *n its length. */
 int sm_h5_read_f64(sm_ctx *ctx, hid_t loc, const char *name, double **v, int64_t *n);
 int sm_h5_read_i64(sm_ctx *ctx, hid_t loc, const char *name, int64_t **v, int64_t *n);
+/* Read a 1-D dataset of a saved model that must hold exactly want values (*v malloc'd,
+ * also on a length mismatch, which fails with SM_EINPUT). */
+int sm_h5_read_f64_n(sm_ctx *ctx, hid_t loc, const char *name, int64_t want, double **v);
+int sm_h5_read_i64_n(sm_ctx *ctx, hid_t loc, const char *name, int64_t want, int64_t **v);
 
 /* Collective. Scalar attributes on an object (same value on every rank). */
 int sm_h5_attr_str(sm_ctx *ctx, hid_t obj, const char *name, const char *value);

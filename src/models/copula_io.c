@@ -108,44 +108,24 @@ int sm_copula_save(sm_ctx *ctx, const void *state, int64_t group) {
   return sm_agree(ctx, rc);
 }
 
-/* A dataset read back must hold the length the model expects. */
-static int check_length(sm_ctx *ctx, const char *name, int64_t n, int64_t want) {
-  if (n != want)
-    return sm_fail(ctx, SM_EINPUT, "model dataset '%s' has %lld values, want %lld", name,
-                   (long long)n, (long long)want);
-  return SM_OK;
-}
-
-static int read_f64(sm_ctx *ctx, hid_t g, const char *name, int64_t want, double **v) {
-  int64_t n = 0;
-  SM_TRY(sm_h5_read_f64(ctx, g, name, v, &n));
-  return check_length(ctx, name, n, want);
-}
-
-static int read_i64(sm_ctx *ctx, hid_t g, const char *name, int64_t want, int64_t **v) {
-  int64_t n = 0;
-  SM_TRY(sm_h5_read_i64(ctx, g, name, v, &n));
-  return check_length(ctx, name, n, want);
-}
-
 /* Read every array of a saved model with n columns (local reads). */
 static int read_arrays(sm_ctx *ctx, hid_t g, int n, copula_arrays *a) {
   memset(a, 0, sizeof *a);
-  SM_TRY(read_i64(ctx, g, "column_type", n, &a->type));
-  SM_TRY(read_i64(ctx, g, "column_kind", n, &a->kind));
-  SM_TRY(read_i64(ctx, g, "n_categories", n, &a->n_categories));
-  SM_TRY(read_i64(ctx, g, "n_segments", n, &a->n_segments));
+  SM_TRY(sm_h5_read_i64_n(ctx, g, "column_type", n, &a->type));
+  SM_TRY(sm_h5_read_i64_n(ctx, g, "column_kind", n, &a->kind));
+  SM_TRY(sm_h5_read_i64_n(ctx, g, "n_categories", n, &a->n_categories));
+  SM_TRY(sm_h5_read_i64_n(ctx, g, "n_segments", n, &a->n_segments));
   for (int j = 0; j < n; j++) {
     if (a->n_segments[j] < 0 || a->n_segments[j] > INT32_MAX)
       return sm_fail(ctx, SM_EINPUT, "model column %d has a bad segment count", j);
     a->total += a->n_segments[j];
   }
-  SM_TRY(read_f64(ctx, g, "missing_rate", n, &a->missing_rate));
-  SM_TRY(read_f64(ctx, g, "range_lo", n, &a->lo));
-  SM_TRY(read_f64(ctx, g, "range_hi", n, &a->hi));
-  SM_TRY(read_f64(ctx, g, "segment_bound", a->total + n, &a->bound));
-  SM_TRY(read_f64(ctx, g, "segment_lo", a->total, &a->seg_lo));
-  SM_TRY(read_f64(ctx, g, "segment_hi", a->total, &a->seg_hi));
+  SM_TRY(sm_h5_read_f64_n(ctx, g, "missing_rate", n, &a->missing_rate));
+  SM_TRY(sm_h5_read_f64_n(ctx, g, "range_lo", n, &a->lo));
+  SM_TRY(sm_h5_read_f64_n(ctx, g, "range_hi", n, &a->hi));
+  SM_TRY(sm_h5_read_f64_n(ctx, g, "segment_bound", a->total + n, &a->bound));
+  SM_TRY(sm_h5_read_f64_n(ctx, g, "segment_lo", a->total, &a->seg_lo));
+  SM_TRY(sm_h5_read_f64_n(ctx, g, "segment_hi", a->total, &a->seg_hi));
   return SM_OK;
 }
 
@@ -192,9 +172,9 @@ static int load_into(sm_ctx *ctx, hid_t g, copula_state **out) {
   arrays_free(&a);
   double *c = NULL, *l = NULL;
   if (rc == SM_OK)
-    rc = read_f64(ctx, g, "correlation", n * n, &c);
+    rc = sm_h5_read_f64_n(ctx, g, "correlation", n * n, &c);
   if (rc == SM_OK)
-    rc = read_f64(ctx, g, "cholesky", n * n, &l);
+    rc = sm_h5_read_f64_n(ctx, g, "cholesky", n * n, &l);
   if (rc == SM_OK) {
     memcpy(st->correlation, c, (size_t)(n * n) * sizeof(double));
     memcpy(st->cholesky, l, (size_t)(n * n) * sizeof(double));

@@ -126,24 +126,6 @@ int sm_mst_save(sm_ctx *ctx, const void *state, int64_t group) {
 
 /* ---- load ------------------------------------------------------------------------------- */
 
-static int read_i64(sm_ctx *ctx, hid_t g, const char *name, int64_t want, int64_t **v) {
-  int64_t n = 0;
-  SM_TRY(sm_h5_read_i64(ctx, g, name, v, &n));
-  if (n != want)
-    return sm_fail(ctx, SM_EINPUT, "model dataset '%s' has %lld values, want %lld", name,
-                   (long long)n, (long long)want);
-  return SM_OK;
-}
-
-static int read_f64(sm_ctx *ctx, hid_t g, const char *name, int64_t want, double **v) {
-  int64_t n = 0;
-  SM_TRY(sm_h5_read_f64(ctx, g, name, v, &n));
-  if (n != want)
-    return sm_fail(ctx, SM_EINPUT, "model dataset '%s' has %lld values, want %lld", name,
-                   (long long)n, (long long)want);
-  return SM_OK;
-}
-
 /* The order must be a permutation with the root first and every parent before its
  * children (sampling relies on it). */
 static int check_tree(sm_ctx *ctx, const mst_arrays *a, int n) {
@@ -181,13 +163,13 @@ static int check_attrs(sm_ctx *ctx, const mst_arrays *a, int n) {
 /* Read the per-attribute arrays and the concatenations (local reads). */
 static int read_arrays(sm_ctx *ctx, hid_t g, int n, mst_arrays *a) {
   memset(a, 0, sizeof *a);
-  SM_TRY(read_i64(ctx, g, "type", n, &a->type));
-  SM_TRY(read_i64(ctx, g, "n_values", n, &a->n_values));
-  SM_TRY(read_i64(ctx, g, "n_comp", n, &a->n_comp));
-  SM_TRY(read_i64(ctx, g, "parent", n, &a->parent));
-  SM_TRY(read_i64(ctx, g, "order", n, &a->order));
-  SM_TRY(read_f64(ctx, g, "bin_lo", n, &a->lo));
-  SM_TRY(read_f64(ctx, g, "bin_width", n, &a->width));
+  SM_TRY(sm_h5_read_i64_n(ctx, g, "type", n, &a->type));
+  SM_TRY(sm_h5_read_i64_n(ctx, g, "n_values", n, &a->n_values));
+  SM_TRY(sm_h5_read_i64_n(ctx, g, "n_comp", n, &a->n_comp));
+  SM_TRY(sm_h5_read_i64_n(ctx, g, "parent", n, &a->parent));
+  SM_TRY(sm_h5_read_i64_n(ctx, g, "order", n, &a->order));
+  SM_TRY(sm_h5_read_f64_n(ctx, g, "bin_lo", n, &a->lo));
+  SM_TRY(sm_h5_read_f64_n(ctx, g, "bin_width", n, &a->width));
   SM_TRY(check_attrs(ctx, a, n));
   for (int j = 0; j < n; j++) {
     int64_t p = a->parent[j], js = a->n_comp[j] * (p >= 0 ? a->n_comp[p] : 1);
@@ -195,10 +177,10 @@ static int read_arrays(sm_ctx *ctx, hid_t g, int n, mst_arrays *a) {
     a->joints += js;
     a->edges += p >= 0 ? js : 0;
   }
-  SM_TRY(read_i64(ctx, g, "comp_of", a->values, &a->comp_of));
-  SM_TRY(read_f64(ctx, g, "noisy_1way", a->values, &a->noisy));
-  SM_TRY(read_f64(ctx, g, "joint", a->joints, &a->joint));
-  return read_f64(ctx, g, "noisy_2way", a->edges, &a->noisy2);
+  SM_TRY(sm_h5_read_i64_n(ctx, g, "comp_of", a->values, &a->comp_of));
+  SM_TRY(sm_h5_read_f64_n(ctx, g, "noisy_1way", a->values, &a->noisy));
+  SM_TRY(sm_h5_read_f64_n(ctx, g, "joint", a->joints, &a->joint));
+  return sm_h5_read_f64_n(ctx, g, "noisy_2way", a->edges, &a->noisy2);
 }
 
 /* Copy one attribute's arrays into st (local); v, t, e advance through a. */

@@ -95,16 +95,6 @@ static int read_settings(sm_ctx *ctx, hid_t g, tvae_settings *s) {
   return SM_OK;
 }
 
-/* Read a float64 dataset of exactly n values (malloc'd). */
-static int read_exact(sm_ctx *ctx, hid_t g, const char *name, int64_t n, double **v) {
-  int64_t got = 0;
-  SM_TRY(sm_h5_read_f64(ctx, g, name, v, &got));
-  if (got != n)
-    return sm_fail(ctx, SM_EINPUT, "tvae model dataset '%s' has %lld values, want %lld", name,
-                   (long long)got, (long long)n);
-  return SM_OK;
-}
-
 /* Collective (the encoder's load). Settings, encoder, layout, values. */
 static int load_into(sm_ctx *ctx, hid_t g, tvae_state *st) {
   int rc = sm_agree(ctx, read_settings(ctx, g, &st->set));
@@ -122,12 +112,12 @@ static int load_into(sm_ctx *ctx, hid_t g, tvae_state *st) {
   double *values = NULL;
   rc = sm_nn_params_alloc(ctx, &st->net.params);
   if (rc == SM_OK)
-    rc = read_exact(ctx, g, "parameters", (int64_t)st->net.n_model, &values);
+    rc = sm_h5_read_f64_n(ctx, g, "parameters", (int64_t)st->net.n_model, &values);
   for (size_t i = 0; rc == SM_OK && i < st->net.n_model; i++)
     st->net.params.value[i] = (float)values[i];
   free(values);
   if (rc == SM_OK)
-    rc = read_exact(ctx, g, "loss_history", st->set.epochs * TVAE_N_LOSSES, &st->history);
+    rc = sm_h5_read_f64_n(ctx, g, "loss_history", st->set.epochs * TVAE_N_LOSSES, &st->history);
   return sm_agree(ctx, rc);
 }
 

@@ -9,61 +9,12 @@
 #include "models/tvae.h"
 #include "synthmpi/rng.h"
 #include "test_util.h"
+#include "tvae/tvae_fixture.h"
 
-#define WIDTH 7
-#define ROWS 6
 #define M 5
 #define NORM_TOL 1e-4 /* relative, norms and clipped sums (float32 arithmetic) */
 
-static const sm_span spans[] = {{SM_SPAN_SCALAR, 0, 1, 0},
-                                {SM_SPAN_ONEHOT, 1, 3, 0},
-                                {SM_SPAN_SCALAR, 4, 1, 1},
-                                {SM_SPAN_ONEHOT, 5, 2, 1}};
 static const int64_t rows[M] = {4, 1, 3, 0, 5};
-
-/* Small networks over the spans above with values from a test stream. */
-static tvae_state *make_state(sm_ctx *ctx) {
-  tvae_state *st = calloc(1, sizeof *st);
-  tvae_settings *s = &st->set;
-  s->embedding_dim = 3;
-  s->n_compress = 1;
-  s->compress[0] = 5;
-  s->n_decompress = 2;
-  s->decompress[0] = 4;
-  s->decompress[1] = 5;
-  s->loss_factor = 2.0;
-  s->beta = 0.7;
-  s->batch_size = ROWS;
-  s->seed = 3;
-  st->encoder.width = WIDTH;
-  st->encoder.n_spans = 4;
-  st->encoder.spans = malloc(sizeof spans);
-  memcpy(st->encoder.spans, spans, sizeof spans);
-  sm_tvae_layout(&st->net, s, WIDTH);
-  CHECK(sm_nn_params_alloc(ctx, &st->net.params) == SM_OK);
-  sm_rng rng;
-  sm_rng_init(&rng, 11, SM_STREAM_TEST, 0);
-  for (size_t i = 0; i < st->net.n_model; i++)
-    st->net.params.value[i] = (float)(sm_rng_uniform(&rng) - 0.5);
-  for (int c = 0; c < WIDTH; c++)
-    st->net.params.value[st->net.sigma + c] = (float)(0.2 + 0.5 * sm_rng_uniform(&rng));
-  return st;
-}
-
-static float *make_rows(void) {
-  float *x = calloc(ROWS * WIDTH, sizeof(float));
-  sm_rng rng;
-  sm_rng_init(&rng, 10, SM_STREAM_TEST, 0);
-  for (int r = 0; r < ROWS; r++)
-    for (int k = 0; k < 4; k++) {
-      const sm_span *sp = &spans[k];
-      if (sp->kind == SM_SPAN_SCALAR)
-        x[r * WIDTH + sp->start] = (float)(1.8 * sm_rng_uniform(&rng) - 0.9);
-      else
-        x[r * WIDTH + sp->start + (int)(sm_rng_uniform(&rng) * sp->width)] = 1.0f;
-    }
-  return x;
-}
 
 /* The slow reference: row r's gradient alone (plain backward) into g (n_model). */
 static void single_gradient(sm_ctx *ctx, tvae_state *st, tvae_train *plain, int64_t row, float *g) {
@@ -82,9 +33,10 @@ static double norm2_of(const float *g, size_t n) {
 
 /* Fast norms and the clipped sum against the per-example reference. */
 static void check_clipping(sm_ctx *ctx) {
-  tvae_state *st = make_state(ctx);
-  tvae_train *plain = sm_tvae_train_wrap(ctx, st, make_rows(), ROWS, 100);
-  tvae_train *priv = sm_tvae_train_wrap(ctx, st, make_rows(), ROWS, 100);
+  tvae_state *st = NULL;
+  CHECK(tvae_fixture_state(ctx, &st) == SM_OK);
+  tvae_train *plain = sm_tvae_train_wrap(ctx, st, tvae_fixture_rows(), TVAE_FIXTURE_ROWS, 100);
+  tvae_train *priv = sm_tvae_train_wrap(ctx, st, tvae_fixture_rows(), TVAE_FIXTURE_ROWS, 100);
   CHECK(plain && priv && sm_tvae_train_private(ctx, priv, 1e30) == SM_OK);
   size_t n = st->net.n_model;
   float *g = malloc(M * n * sizeof(float));
@@ -104,7 +56,7 @@ static void check_clipping(sm_ctx *ctx) {
   for (int r = 0; r < M; r++)
     lo = fmin(lo, sqrt(ref[r])), hi = fmax(hi, sqrt(ref[r]));
   double clip = 0.5 * (lo + hi);
-  tvae_train *clipped = sm_tvae_train_wrap(ctx, st, make_rows(), ROWS, 100);
+  tvae_train *clipped = sm_tvae_train_wrap(ctx, st, tvae_fixture_rows(), TVAE_FIXTURE_ROWS, 100);
   CHECK(clipped && sm_tvae_train_private(ctx, clipped, clip) == SM_OK);
   double loss[2] = {0, 0};
   sm_nn_zero_grad(&st->net.params);
@@ -126,9 +78,7 @@ static void check_clipping(sm_ctx *ctx) {
   sm_tvae_train_free(plain);
   sm_tvae_train_free(priv);
   sm_tvae_train_free(clipped);
-  free(st->encoder.spans);
-  sm_nn_params_free(&st->net.params);
-  free(st);
+  tvae_fixture_free(st);
 }
 
 /* Poisson sampling from the secure generator: the included share is close to q (binomial,

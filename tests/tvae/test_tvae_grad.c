@@ -7,66 +7,13 @@
 #include "models/tvae.h"
 #include "synthmpi/rng.h"
 #include "test_util.h"
+#include "tvae/tvae_fixture.h"
 
-#define WIDTH 7
-#define ROWS 6
-/* central differences in float32 arithmetic: step and tolerances */
+/* central differences in float32 arithmetic: step (the fixture keeps every ReLU input of
+ * its rows farther than this from zero) and tolerances */
 #define H 4e-3
 #define TOL_ABS 4e-3
 #define TOL_REL 2e-2
-
-static const sm_span spans[] = {{SM_SPAN_SCALAR, 0, 1, 0},
-                                {SM_SPAN_ONEHOT, 1, 3, 0},
-                                {SM_SPAN_SCALAR, 4, 1, 1},
-                                {SM_SPAN_ONEHOT, 5, 2, 1}};
-
-/* A state with small networks over the spans above; values from a test stream whose seed
- * was picked so that no ReLU input of these rows lies within H of zero (a difference
- * across a kink does not measure the derivative). */
-static tvae_state *make_state(sm_ctx *ctx) {
-  tvae_state *st = calloc(1, sizeof *st);
-  tvae_settings *s = &st->set;
-  s->embedding_dim = 3;
-  s->n_compress = 1;
-  s->compress[0] = 5;
-  s->n_decompress = 2;
-  s->decompress[0] = 4;
-  s->decompress[1] = 5;
-  s->loss_factor = 2.0;
-  s->beta = 0.7;
-  s->batch_size = ROWS;
-  s->seed = 3;
-  st->encoder.width = WIDTH;
-  st->encoder.n_spans = 4;
-  st->encoder.spans = malloc(sizeof spans);
-  memcpy(st->encoder.spans, spans, sizeof spans);
-
-  sm_tvae_layout(&st->net, s, WIDTH);
-  CHECK(sm_nn_params_alloc(ctx, &st->net.params) == SM_OK);
-  sm_rng rng;
-  sm_rng_init(&rng, 11, SM_STREAM_TEST, 0);
-  for (size_t i = 0; i < st->net.n_model; i++)
-    st->net.params.value[i] = (float)(sm_rng_uniform(&rng) - 0.5);
-  for (int c = 0; c < WIDTH; c++)
-    st->net.params.value[st->net.sigma + c] = (float)(0.2 + 0.5 * sm_rng_uniform(&rng));
-  return st;
-}
-
-/* Encoded rows: alpha in (-0.9, 0.9) for scalars, a random class for one-hots. */
-static float *make_rows(void) {
-  float *x = calloc(ROWS * WIDTH, sizeof(float));
-  sm_rng rng;
-  sm_rng_init(&rng, 10, SM_STREAM_TEST, 0);
-  for (int r = 0; r < ROWS; r++)
-    for (int k = 0; k < 4; k++) {
-      const sm_span *sp = &spans[k];
-      if (sp->kind == SM_SPAN_SCALAR)
-        x[r * WIDTH + sp->start] = (float)(1.8 * sm_rng_uniform(&rng) - 0.9);
-      else
-        x[r * WIDTH + sp->start + (int)(sm_rng_uniform(&rng) * sp->width)] = 1.0f;
-    }
-  return x;
-}
 
 /* The step's total loss; gradients land in the parameter buffer. */
 static double step_loss(sm_ctx *ctx, tvae_state *st, tvae_train *tr) {
@@ -81,8 +28,9 @@ int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   sm_ctx ctx;
   sm_ctx_init(&ctx, MPI_COMM_SELF);
-  tvae_state *st = make_state(&ctx);
-  tvae_train *tr = sm_tvae_train_wrap(&ctx, st, make_rows(), ROWS, 100);
+  tvae_state *st = NULL;
+  CHECK(tvae_fixture_state(&ctx, &st) == SM_OK);
+  tvae_train *tr = sm_tvae_train_wrap(&ctx, st, tvae_fixture_rows(), TVAE_FIXTURE_ROWS, 100);
   CHECK(tr != NULL);
 
   /* analytic gradients */
@@ -103,7 +51,7 @@ int main(int argc, char **argv) {
     double down = step_loss(&ctx, st, tr);
     v[i] = keep;
     double fd = (up - down) / (2 * H), d = fabs(fd - grad[i]);
-    int sigma = i >= st->net.sigma && i < st->net.sigma + WIDTH;
+    int sigma = i >= st->net.sigma && i < st->net.sigma + TVAE_FIXTURE_WIDTH;
     if (d > TOL_ABS + TOL_REL * fmax(fabs(fd), fabs(grad[i]))) {
       fprintf(stderr, "parameter %zu%s: analytic %.6g, finite difference %.6g\n", i,
               sigma ? " (sigma)" : "", grad[i], fd);
@@ -121,9 +69,7 @@ int main(int argc, char **argv) {
   CHECK(grad[st->net.sigma + 0] != 0.0f && grad[st->net.sigma + 4] != 0.0f);
   free(grad);
   sm_tvae_train_free(tr);
-  free(st->encoder.spans);
-  sm_nn_params_free(&st->net.params);
-  free(st);
+  tvae_fixture_free(st);
   sm_ctx_free(&ctx);
   return test_finish();
 }
