@@ -24,8 +24,9 @@ bash scripts/build.sh
 # fit, sample, evaluate
 mpi_launch_cmd "$ranks"
 echo "example.sh: ${MPI_LAUNCH[*]} build/synthmpi run configs/adult-copula.yaml"
+# the example may be run again: it replaces its own earlier release
 "${MPI_LAUNCH[@]}" build/synthmpi run configs/adult-copula.yaml \
-  --set runtime.output_dir="$out"
+  --set runtime.output_dir="$out" --set sampling.overwrite=true
 
 # where the results are
 echo

@@ -10,8 +10,5 @@ int sm_cmd_export(sm_ctx *ctx, const sm_cli_args *args) {
     return sm_fail(ctx, SM_EINPUT, "export: unknown format '%s' (known: csv)", format);
   if (!args->output)
     return sm_fail(ctx, SM_EINPUT, "export: --output FILE is required");
-  int rc = sm_release_export_csv(ctx, args->target, args->output);
-  if (rc == SM_OK)
-    sm_log(ctx, SM_LOG_INFO, "exported %s to %s", args->target, args->output);
-  return rc;
+  return sm_release_export_csv(ctx, args->target, args->output);
 }
