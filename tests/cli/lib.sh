@@ -52,6 +52,40 @@ expect_error() {
   fi
 }
 
+# fit_reference EXPERIMENT DIR ARGS...: an uninterrupted fit on 2 ranks, then its release.
+fit_reference() {
+  local exp=$1 dir=$2
+  shift 2
+  run_np 2 fit "$exp" "$@" --set "runtime.output_dir=$dir"
+  [ "$rc" -eq 0 ] || fail "uninterrupted fit: exit code $rc"
+  run_np 2 sample "$exp" "$@" --set "runtime.output_dir=$dir"
+  [ "$rc" -eq 0 ] || fail "uninterrupted sample: exit code $rc"
+}
+
+# fit_stopped EXPERIMENT DIR ARGS...: a fit on 2 ranks sent SIGUSR1 (mpiexec forwards it
+# to every rank) once epoch 3 is logged; it must exit 4 with a checkpoint and no model.
+fit_stopped() {
+  local exp=$1 dir=$2 pid
+  shift 2
+  timeout 300 "$MPIEXEC" -n 2 "$SYNTHMPI_BIN" fit "$exp" "$@" \
+    --set "runtime.output_dir=$dir" >"$work/stopped.out" 2>"$work/stopped.err" &
+  pid=$!
+  for _ in $(seq 2400); do
+    grep -q "epoch 3/" "$work/stopped.err" 2>/dev/null && break
+    sleep 0.1
+  done
+  # $! is timeout's PID: the signal goes to its child, mpiexec
+  kill -USR1 "$(pgrep -P "$pid" | head -1)"
+  wait "$pid"
+  rc=$?
+  err=$(cat "$work/stopped.err")
+  [ "$rc" -eq 4 ] || fail "stopped fit: exit code $rc, want 4"
+  grep -q "^synthmpi: error: stopped by a signal; checkpoint written" "$work/stopped.err" ||
+    fail "stopped fit: no message about the checkpoint"
+  [ -f "$dir/checkpoint.h5" ] || fail "stopped fit: no checkpoint"
+  [ -f "$dir/model.h5" ] && fail "stopped fit: a model was written"
+}
+
 finish() {
   if [ "$fails" -ne 0 ]; then
     echo "$fails failed"

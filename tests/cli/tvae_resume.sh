@@ -10,30 +10,9 @@ small=(--set "data.path=$adult_data" --set "holdout.path=$adult_test"
        --set model.decompress_dims=16 --set model.batch_size=2000
        --set sampling.rows=2000 --set evaluation.enabled=false)
 
-# the reference: one uninterrupted fit, then a release
-run_np 2 fit "$exp" "${small[@]}" --set "runtime.output_dir=$work/straight"
-[ "$rc" -eq 0 ] || fail "uninterrupted fit: exit code $rc"
-run_np 2 sample "$exp" "${small[@]}" --set "runtime.output_dir=$work/straight"
-[ "$rc" -eq 0 ] || fail "uninterrupted sample: exit code $rc"
-
-# interrupted: SIGUSR1 to mpiexec (it forwards the signal to every rank) once training runs
-timeout 300 "$MPIEXEC" -n 2 "$SYNTHMPI_BIN" fit "$exp" "${small[@]}" \
-  --set "runtime.output_dir=$work/stopped" >"$work/stopped.out" 2>"$work/stopped.err" &
-pid=$!
-for _ in $(seq 2400); do
-  grep -q "epoch 3/" "$work/stopped.err" 2>/dev/null && break
-  sleep 0.1
-done
-# $! is timeout's PID: the signal goes to its child, mpiexec
-kill -USR1 "$(pgrep -P "$pid" | head -1)"
-wait "$pid"
-rc=$?
-err=$(cat "$work/stopped.err")
-[ "$rc" -eq 4 ] || fail "stopped fit: exit code $rc, want 4"
-grep -q "^synthmpi: error: stopped by a signal; checkpoint written" "$work/stopped.err" ||
-  fail "stopped fit: no message about the checkpoint"
-[ -f "$work/stopped/checkpoint.h5" ] || fail "stopped fit: no checkpoint"
-[ -f "$work/stopped/model.h5" ] && fail "stopped fit: a model was written"
+# the reference: one uninterrupted fit and its release; then a fit stopped by SIGUSR1
+fit_reference "$exp" "$work/straight" "${small[@]}"
+fit_stopped "$exp" "$work/stopped" "${small[@]}"
 
 # resume to the end, then the same release
 run_np 2 fit "$exp" "${small[@]}" --set "runtime.output_dir=$work/stopped" --resume
