@@ -44,6 +44,24 @@ void sm_cli_usage(const sm_ctx *ctx, FILE *out) {
         out);
 }
 
+int sm_cli_option_value(sm_ctx *ctx, const char *who, int argc, char **argv, int *i, char *name,
+                        size_t size, const char **value) {
+  const char *opt = argv[*i];
+  const char *eq = strchr(opt, '=');
+  size_t len = eq ? (size_t)(eq - opt) : strlen(opt);
+  if (len >= size)
+    return sm_fail(ctx, SM_EINPUT, "%sunknown option '%s' (try synthmpi --help)", who, opt);
+  memcpy(name, opt, len);
+  name[len] = '\0';
+  if (eq)
+    *value = eq + 1;
+  else if (*i + 1 < argc)
+    *value = argv[++*i];
+  else
+    return sm_fail(ctx, SM_EINPUT, "%soption '%s' needs a value", who, name);
+  return SM_OK;
+}
+
 /* Options that take a value: where to store it. */
 static const char **value_slot(sm_cli_args *a, const char *opt) {
   if (strcmp(opt, "--model") == 0)
@@ -83,21 +101,10 @@ static int parse_option(sm_ctx *ctx, sm_cli_args *a, int argc, char **argv, int 
     return SM_OK;
   }
 
-  /* options with a value, as "--opt value" or "--opt=value" */
+  /* options with a value */
   char name[32];
-  const char *value = NULL;
-  const char *eq = strchr(opt, '=');
-  size_t len = eq ? (size_t)(eq - opt) : strlen(opt);
-  if (len >= sizeof name)
-    return sm_fail(ctx, SM_EINPUT, "unknown option '%s' (try synthmpi --help)", opt);
-  memcpy(name, opt, len);
-  name[len] = '\0';
-  if (eq)
-    value = eq + 1;
-  else if (*i + 1 < argc)
-    value = argv[++*i];
-  else
-    return sm_fail(ctx, SM_EINPUT, "option '%s' needs a value", name);
+  const char *value;
+  SM_TRY(sm_cli_option_value(ctx, "", argc, argv, i, name, sizeof name, &value));
 
   if (strcmp(name, "--set") == 0) {
     if (a->n_sets == SM_CLI_MAX_SETS)

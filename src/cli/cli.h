@@ -37,6 +37,10 @@ typedef struct sm_dataset {
  * printing help or the version (exit 0). */
 int sm_cli_parse(sm_ctx *ctx, int argc, char **argv, sm_cli_args *args);
 void sm_cli_usage(const sm_ctx *ctx, FILE *out);
+/* Split argv[*i], "--opt value" or "--opt=value", into name (size bytes) and *value,
+ * advancing *i past a separate value; `who` prefixes the error messages. */
+int sm_cli_option_value(sm_ctx *ctx, const char *who, int argc, char **argv, int *i, char *name,
+                        size_t size, const char **value);
 
 /* Shared steps of the pipeline (pipeline.c). All collective. */
 int sm_cli_load(sm_ctx *ctx, const sm_cli_args *args, sm_experiment *e);

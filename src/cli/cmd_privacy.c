@@ -90,18 +90,8 @@ static int parse_one(sm_ctx *ctx, privacy_opts *o, int argc, char **argv, int *i
 
   /* split off the value */
   char name[32];
-  const char *eq = strchr(arg, '='), *value = NULL;
-  size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-  if (len >= sizeof name)
-    return sm_fail(ctx, SM_EINPUT, "privacy: unknown option '%s'", arg);
-  memcpy(name, arg, len);
-  name[len] = '\0';
-  if (eq)
-    value = eq + 1;
-  else if (*i + 1 < argc)
-    value = argv[++*i];
-  else
-    return sm_fail(ctx, SM_EINPUT, "privacy: option '%s' needs a value", name);
+  const char *value;
+  SM_TRY(sm_cli_option_value(ctx, "privacy: ", argc, argv, i, name, sizeof name, &value));
 
   /* store it */
   if (strcmp(name, "--steps") == 0)
