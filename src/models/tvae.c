@@ -281,8 +281,7 @@ static void decode_block(const tvae_state *st, sample_block *b, uint64_t seed, i
   for (int r = 0; r < SAMPLE_BLOCK_ROWS; r++) {
     sm_rng rng;
     sm_rng_init(&rng, seed, SM_STREAM_SAMPLE, (uint64_t)(first + r));
-    for (int k = 0; k < emb; k++)
-      b->z[(size_t)r * emb + k] = (float)sm_normal_from_u32(sm_rng_u32(&rng));
+    sm_rng_normals(&rng, b->z + (size_t)r * emb, emb);
   }
   sm_tvae_decoder_forward(&st->net, &st->set, b->z, SAMPLE_BLOCK_ROWS, b->pre, b->post, b->out);
   for (int k = 0; k < st->encoder.n_spans; k++) {
