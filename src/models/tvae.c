@@ -3,7 +3,8 @@
  *
  * Fit (collective): mode-specific normalisation is fitted on all ranks' rows, each rank
  * encodes its rows, and the trainer runs the epochs: every step each rank takes its rows of
- * the global batch through encoder and decoder, and one allreduce sums the gradients.
+ * the global batch through encoder and decoder, and one allreduce (a reduce-scatter and an
+ * allgather, see trainer.c) sums the gradients.
  * Sample (local): row i draws z ~ N(0, I) from (seed, SM_STREAM_SAMPLE, i), the decoder maps
  * it to an encoded row, and the encoder's inverse (with the learned sigma as noise, drawn
  * from (seed, SM_STREAM_DECODE, i)) turns that into values.
