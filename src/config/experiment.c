@@ -13,8 +13,9 @@ const char *const cfg_log_level_names[4] = {"error", "warn", "info", "debug"};
 static const char *const top_keys[] = {"version", "name",     "data",       "holdout",
                                        "model",   "sampling", "evaluation", "runtime",
                                        "privacy", "sweep",    NULL};
-static const char *const sampling_keys[] = {"rows",        "seed",      "output", "chunk_rows",
-                                            "compression", "overwrite", NULL};
+static const char *const sampling_keys[] = {"rows",       "seed",           "output",
+                                            "chunk_rows", "compression",    "overwrite",
+                                            "conditions", "max_candidates", NULL};
 static const char *const eval_keys[] = {"enabled", "target",           "max_rows",   "seed",
                                         "utility", "utility_max_rows", "classifier", NULL};
 static const char *const classifier_keys[] = {"rounds", "max_depth", "learning_rate", NULL};
@@ -170,7 +171,8 @@ static int read_sampling(const cfg_source *src, const cfg_node *root, sm_experim
   SM_TRY(cfg_get_int(src, map, "sampling", "chunk_rows", 1, INT64_MAX, 65536, &s->chunk_rows));
   SM_TRY(cfg_get_int(src, map, "sampling", "compression", 0, 9, 0, &level));
   s->compression = (int)level;
-  return cfg_get_bool(src, map, "sampling", "overwrite", 0, &s->overwrite);
+  SM_TRY(cfg_get_bool(src, map, "sampling", "overwrite", 0, &s->overwrite));
+  return cfg_read_conditions(src, map, s);
 }
 
 /* classifier: the gradient-boosted trees used for utility. */
@@ -305,6 +307,8 @@ static int read_sections(const cfg_source *src, const cfg_node *root, const char
   SM_TRY(cfg_read_holdout(src, root, base, &e->data, &e->holdout));
   SM_TRY(cfg_read_model(src, root, &e->model));
   SM_TRY(read_sampling(src, root, e));
+  for (int i = 0; i < e->sampling.n_conditions && e->data.n_columns > 0; i++)
+    SM_TRY(cfg_check_condition(src, &e->data, &e->sampling.conditions[i]));
   SM_TRY(read_evaluation(src, root, e));
   SM_TRY(cfg_read_privacy(src, root, &e->privacy));
   SM_TRY(read_runtime(src, root, e));
@@ -380,6 +384,7 @@ void sm_experiment_free(sm_experiment *e) {
   free(e->model.kind);
   cfg_params_free(&e->model.params);
   free(e->sampling.output);
+  cfg_conditions_free(&e->sampling);
   free(e->evaluation.target);
   free(e->evaluation.target_at);
   free(e->runtime.output_dir);
