@@ -171,7 +171,7 @@ static int sample_figures(sm_ctx *ctx, const sm_genome_eval_spec *spec, const sm
   sm_log(ctx, SM_LOG_DEBUG, "genome evaluation: PCA (%.2f s)", sm_elapsed(ctx) - t);
   t = sm_elapsed(ctx);
   SM_TRY(sm_geval_distances(ctx, &sm[SM_GEVAL_TRAIN], &sm[SM_GEVAL_HOLDOUT], &sm[SM_GEVAL_SYNTH],
-                            r->major, r->ploidy, spec->max_rows, out));
+                            r->major, r->ploidy, out));
   sm_log(ctx, SM_LOG_DEBUG, "genome evaluation: distances and AATS on %lld rows (%.2f s)",
          (long long)out->aats_rows, sm_elapsed(ctx) - t);
   return SM_OK;

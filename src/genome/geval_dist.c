@@ -124,10 +124,12 @@ static double hist_wasserstein(const int64_t *a, const int64_t *b, int64_t n_var
 
 /* Buffers of the distance step, freed together. */
 typedef struct dist_work {
-  sm_geval_packed real, synth, real_n, synth_n, hold_n;
-  int64_t *hist; /* (3, n_vars + 1) within real, within synthetic, across */
-  int64_t *near; /* (6, n) real-real, real-synth, synth-synth, synth-real, hold-hold,
-                    hold-synth; synth-hold reuses synth-real after the train AATS */
+  sm_geval_packed real, synth;     /* the whole samples */
+  sm_geval_packed real_n, synth_n; /* AATS sets vs train, when smaller than the samples */
+  sm_geval_packed hold_n, synth_h; /* AATS sets vs holdout */
+  int64_t *hist;                   /* (3, n_vars + 1) within real, within synthetic, across */
+  int64_t *near; /* (4, max set) nearest distances: real-real, real-synth, synth-synth,
+                    synth-real (the real set is training or held-out rows) */
 } dist_work;
 
 static void dist_work_free(dist_work *w) {
@@ -136,6 +138,7 @@ static void dist_work_free(dist_work *w) {
   sm_geval_packed_free(&w->real_n);
   sm_geval_packed_free(&w->synth_n);
   sm_geval_packed_free(&w->hold_n);
+  sm_geval_packed_free(&w->synth_h);
   free(w->hist);
   free(w->near);
 }
@@ -151,42 +154,29 @@ static int pack_first(sm_ctx *ctx, const sm_geval_sample *s, int64_t n, const ui
   return sm_agree(ctx, rc);
 }
 
-/* Collective: histograms of the whole samples; nearest distances too when the AATS sets
- * are the whole samples (same). */
-static int histograms(sm_ctx *ctx, dist_work *w, int64_t n_vars, int same, int64_t n) {
-  int64_t *h = w->hist, *nn = w->near;
-  SM_TRY(sm_geval_pairs(ctx, &w->real, NULL, n_vars, h, same ? nn : NULL, NULL));
-  SM_TRY(sm_geval_pairs(ctx, &w->synth, NULL, n_vars, h + (n_vars + 1), same ? nn + 2 * n : NULL,
-                        NULL));
-  return sm_geval_pairs(ctx, &w->real, &w->synth, n_vars, h + 2 * (n_vars + 1),
-                        same ? nn + n : NULL, same ? nn + 3 * n : NULL);
+/* Collective: AATS of the packed sets real and synth (n rows each) from their nearest
+ * distances (nn: 4 n entries). */
+static int aats_of(sm_ctx *ctx, const sm_geval_packed *real, const sm_geval_packed *synth,
+                   int64_t n_vars, int64_t *nn, double *aats) {
+  int64_t n = real->n_rows;
+  SM_TRY(sm_geval_pairs(ctx, real, NULL, n_vars, NULL, nn, NULL));
+  SM_TRY(sm_geval_pairs(ctx, synth, NULL, n_vars, NULL, nn + 2 * n, NULL));
+  SM_TRY(sm_geval_pairs(ctx, real, synth, n_vars, NULL, nn + n, nn + 3 * n));
+  *aats = sm_geval_aats(nn, nn + n, nn + 2 * n, nn + 3 * n, n);
+  return SM_OK;
 }
 
-/* Collective: AATS against train (and holdout when it has rows) on n rows each. */
-static int aats(sm_ctx *ctx, dist_work *w, const sm_geval_sample *train,
-                const sm_geval_sample *hold, const sm_geval_sample *synth, const uint8_t *major,
-                int same, int64_t n, int64_t n_vars, sm_genome_metrics *out) {
-  int64_t *nn = w->near;
-  const sm_geval_packed *synth_set = same ? &w->synth : &w->synth_n;
-
-  /* train: nearest distances unless the histogram pass already found them */
-  if (!same) {
-    SM_TRY(pack_first(ctx, train, n, major, w->real.planes, &w->real_n));
-    SM_TRY(pack_first(ctx, synth, n, major, w->real.planes, &w->synth_n));
-    SM_TRY(sm_geval_pairs(ctx, &w->real_n, NULL, n_vars, NULL, nn, NULL));
-    SM_TRY(sm_geval_pairs(ctx, &w->synth_n, NULL, n_vars, NULL, nn + 2 * n, NULL));
-    SM_TRY(sm_geval_pairs(ctx, &w->real_n, &w->synth_n, n_vars, NULL, nn + n, nn + 3 * n));
-  }
-  out->aats_train = sm_geval_aats(nn, nn + n, nn + 2 * n, nn + 3 * n, n);
-
-  /* holdout: the same synthetic rows against n held-out rows */
-  if (!hold || hold->n_rows == 0)
-    return SM_OK;
-  SM_TRY(pack_first(ctx, hold, n, major, w->real.planes, &w->hold_n));
-  SM_TRY(sm_geval_pairs(ctx, &w->hold_n, NULL, n_vars, NULL, nn + 4 * n, NULL));
-  SM_TRY(sm_geval_pairs(ctx, &w->hold_n, synth_set, n_vars, NULL, nn + 5 * n, nn + 3 * n));
-  out->aats_holdout = sm_geval_aats(nn + 4 * n, nn + 5 * n, nn + 2 * n, nn + 3 * n, n);
-  out->aats_privacy_loss = out->aats_holdout - out->aats_train;
+/* Collective: histograms of the whole samples, and AATS vs train from the same passes when
+ * the AATS sets are the whole samples. */
+static int histograms(sm_ctx *ctx, dist_work *w, int64_t n_vars, int same, sm_genome_metrics *out) {
+  int64_t *h = w->hist, *nn = same ? w->near : NULL, n = w->real.n_rows;
+  SM_TRY(sm_geval_pairs(ctx, &w->real, NULL, n_vars, h, nn, NULL));
+  SM_TRY(
+      sm_geval_pairs(ctx, &w->synth, NULL, n_vars, h + (n_vars + 1), nn ? nn + 2 * n : NULL, NULL));
+  SM_TRY(sm_geval_pairs(ctx, &w->real, &w->synth, n_vars, h + 2 * (n_vars + 1), nn ? nn + n : NULL,
+                        nn ? nn + 3 * n : NULL));
+  if (same)
+    out->aats_train = sm_geval_aats(nn, nn + n, nn + 2 * n, nn + 3 * n, n);
   return SM_OK;
 }
 
@@ -200,15 +190,42 @@ static void histogram_figures(const int64_t *h, int64_t n_vars, sm_genome_metric
     sm_geval_reason(out, "pairwise distances need at least 2 rows in each set");
 }
 
+/* Collective: AATS vs train on other rows than the whole samples, and vs holdout. */
+static int aats_sets(sm_ctx *ctx, dist_work *w, const sm_geval_sample *train,
+                     const sm_geval_sample *hold, const sm_geval_sample *synth,
+                     const uint8_t *major, int same, int64_t n_hold, sm_genome_metrics *out) {
+  int64_t v = train->n_vars, n = out->aats_rows;
+  int planes = w->real.planes;
+  if (!same && n >= 2) {
+    SM_TRY(pack_first(ctx, train, n, major, planes, &w->real_n));
+    SM_TRY(pack_first(ctx, synth, n, major, planes, &w->synth_n));
+    SM_TRY(aats_of(ctx, &w->real_n, &w->synth_n, v, w->near, &out->aats_train));
+  }
+  if (n_hold < 2)
+    return SM_OK;
+  SM_TRY(pack_first(ctx, hold, n_hold, major, planes, &w->hold_n));
+  SM_TRY(pack_first(ctx, synth, n_hold, major, planes, &w->synth_h));
+  SM_TRY(aats_of(ctx, &w->hold_n, &w->synth_h, v, w->near, &out->aats_holdout));
+  out->aats_privacy_loss = out->aats_holdout - out->aats_train;
+  return SM_OK;
+}
+
+/* Reasons for AATS figures left NaN. */
+static void aats_reasons(int64_t n, int64_t n_hold_rows, int64_t n_hold, sm_genome_metrics *out) {
+  if (n < 2)
+    sm_geval_reason(out, "AATS needs at least 2 training and 2 synthetic rows");
+  if (n_hold_rows > 0 && n_hold < 2)
+    sm_geval_reason(out, "AATS vs holdout needs at least 2 held-out rows");
+}
+
 int sm_geval_distances(sm_ctx *ctx, const sm_geval_sample *train, const sm_geval_sample *hold,
                        const sm_geval_sample *synth, const uint8_t *major, int planes,
-                       int64_t max_rows, sm_genome_metrics *out) {
-  int64_t v = train->n_vars, n_hold = hold ? hold->n_rows : 0;
+                       sm_genome_metrics *out) {
+  /* equal-size AATS sets: n vs training rows, n_hold vs held-out rows */
+  int64_t v = train->n_vars, n_hold_rows = hold ? hold->n_rows : 0;
   int64_t n = train->n_rows < synth->n_rows ? train->n_rows : synth->n_rows;
-  if (n_hold > 0 && n_hold < n)
-    n = n_hold;
-  if (max_rows > 0 && max_rows < n)
-    n = max_rows;
+  int64_t n_hold = n_hold_rows < synth->n_rows ? n_hold_rows : synth->n_rows;
+  int64_t most = n > n_hold ? n : n_hold;
   int same = n == train->n_rows && n == synth->n_rows;
   out->aats_rows = n;
 
@@ -219,20 +236,17 @@ int sm_geval_distances(sm_ctx *ctx, const sm_geval_sample *train, const sm_geval
   if (rc == SM_OK)
     rc = sm_geval_pack_rows(ctx, synth, NULL, synth->n_rows, major, planes, &w.synth);
   w.hist = rc == SM_OK ? sm_calloc(ctx, 3 * (size_t)(v + 1), sizeof(int64_t)) : NULL;
-  w.near = rc == SM_OK ? sm_calloc(ctx, 6 * (size_t)(n > 0 ? n : 1), sizeof(int64_t)) : NULL;
+  w.near = rc == SM_OK ? sm_calloc(ctx, 4 * (size_t)(most > 0 ? most : 1), sizeof(int64_t)) : NULL;
   rc = sm_agree(ctx, w.hist && w.near ? rc : SM_ERR);
 
   /* distance distributions, then AATS on equal-size sets */
   if (rc == SM_OK)
-    rc = histograms(ctx, &w, v, same, n);
+    rc = histograms(ctx, &w, v, same && n >= 2, out);
   if (rc == SM_OK)
     histogram_figures(w.hist, v, out);
-  if (rc == SM_OK && n >= 2)
-    rc = aats(ctx, &w, train, hold, synth, major, same, n, v, out);
-  if (rc == SM_OK && n < 2)
-    sm_geval_reason(out, "AATS needs at least 2 rows in each set");
-  if (rc == SM_OK && n >= 2 && n_hold == 0)
-    sm_geval_reason(out, "no held-out rows: AATS holdout and privacy loss not computed");
+  if (rc == SM_OK)
+    rc = aats_sets(ctx, &w, train, hold, synth, major, same, n_hold, out);
+  aats_reasons(n, n_hold_rows, n_hold, out);
   dist_work_free(&w);
   return rc;
 }

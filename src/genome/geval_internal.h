@@ -110,11 +110,12 @@ int sm_geval_pairs(sm_ctx *ctx, const sm_geval_packed *a, const sm_geval_packed 
 double sm_geval_aats(const int64_t *real_real, const int64_t *real_synth,
                      const int64_t *synth_synth, const int64_t *synth_real, int64_t n);
 
-/* Collective: histograms, their means and Wasserstein distance, and AATS vs train and
- * holdout (hold may have no rows), into out. */
+/* Collective: histograms of the whole samples, their means and Wasserstein distance, and
+ * AATS vs train and vs holdout (hold may have no rows), each on equal-size sets: the
+ * min(real, synthetic) rows with the smallest sample keys of each, into out. */
 int sm_geval_distances(sm_ctx *ctx, const sm_geval_sample *train, const sm_geval_sample *hold,
                        const sm_geval_sample *synth, const uint8_t *major, int planes,
-                       int64_t max_rows, sm_genome_metrics *out);
+                       sm_genome_metrics *out);
 
 /* ---- linkage disequilibrium (geval_ld.c) ---- */
 
