@@ -58,25 +58,26 @@ static int check_args(sm_ctx *ctx, const sm_genome_eval_spec *spec, const sm_var
   return check_set(ctx, "synthetic", synth, vars->n);
 }
 
-/* Collective: whether rows are genotypes, agreed by every non-empty set on every rank. */
+/* Collective: whether rows are genotypes, agreed by every non-empty set on every rank,
+ * and the same variant count everywhere. */
 static int agree_ploidy(sm_ctx *ctx, const sm_hapmat *const sets[SM_GEVAL_SETS], int64_t n_vars,
                         int *ploidy_coded) {
-  int lo_hi[4] = {1, 0, (int)(n_vars > 1 << 30 ? 1 << 30 : n_vars), 0};
+  /* minima of (coded, -coded, variants, -variants, -rows seen): maxima come negated */
+  int64_t m[5] = {1, 0, n_vars, -n_vars, 0};
   for (int s = 0; s < SM_GEVAL_SETS; s++)
     if (sets[s] && sets[s]->n_rows > 0) {
-      lo_hi[0] = sets[s]->ploidy_coded < lo_hi[0] ? sets[s]->ploidy_coded : lo_hi[0];
-      lo_hi[1] = sets[s]->ploidy_coded > lo_hi[1] ? sets[s]->ploidy_coded : lo_hi[1];
+      m[0] = sets[s]->ploidy_coded && m[0];
+      m[1] = -(sets[s]->ploidy_coded || m[1]);
+      m[4] = -1;
     }
-  lo_hi[3] = -lo_hi[2];
+  SM_MPI_CHECK(ctx, MPI_Allreduce(MPI_IN_PLACE, m, 5, MPI_INT64_T, MPI_MIN, ctx->comm));
 
-  /* min of (lo, -hi, vars, -vars) in one reduction */
-  lo_hi[1] = -lo_hi[1];
-  SM_MPI_CHECK(ctx, MPI_Allreduce(MPI_IN_PLACE, lo_hi, 4, MPI_INT, MPI_MIN, ctx->comm));
-  if (lo_hi[2] != -lo_hi[3])
+  /* all coded or none; one variant count */
+  if (m[2] != -m[3])
     return sm_fail(ctx, SM_EINPUT, "genome evaluation: ranks disagree on the variant count");
-  if (lo_hi[0] < -lo_hi[1])
+  if (m[4] < 0 && m[0] != -m[1])
     return sm_fail(ctx, SM_EINPUT, "genome evaluation: the sets mix haplotypes and genotypes");
-  *ploidy_coded = -lo_hi[1] > 0;
+  *ploidy_coded = m[4] < 0 && m[0];
   return SM_OK;
 }
 

@@ -24,11 +24,6 @@ static inline int64_t hamming(const uint64_t *x, const uint64_t *y, int64_t w, i
   return d;
 }
 
-int64_t sm_geval_hamming(const sm_geval_packed *p, int64_t a, const sm_geval_packed *q, int64_t b) {
-  int64_t stride = p->words * p->planes;
-  return hamming(p->bits + a * stride, q->bits + b * stride, p->words, p->planes);
-}
-
 /* Distances from row i of a to rows j0.. of b: counted in hist, minimum kept in
  * near_a[i] and near_b[j] (each may be NULL). */
 SM_GEVAL_POPCNT

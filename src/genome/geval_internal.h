@@ -93,9 +93,6 @@ int sm_geval_pack_rows(sm_ctx *ctx, const sm_geval_sample *s, const int64_t *idx
                        const uint8_t *major, int planes, sm_geval_packed *out);
 void sm_geval_packed_free(sm_geval_packed *p);
 
-/* Sites where rows a and b of p differ. */
-int64_t sm_geval_hamming(const sm_geval_packed *p, int64_t a, const sm_geval_packed *q, int64_t b);
-
 /* ---- pairwise distances and AATS (geval_dist.c) ---- */
 
 /* Collective. Over the pairs i < j of a (b NULL) or all pairs (i in a, j in b): add each

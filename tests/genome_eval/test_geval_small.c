@@ -287,6 +287,12 @@ static void case_bad_input(sm_ctx *ctx) {
   CHECK(strstr(ctx->msg, "allele 2") != NULL);
   s.g[19 * 9 + 4] = 1;
 
+  /* synthetic genotypes against training haplotypes */
+  s.coded = 1;
+  CHECK(fixture_evaluate(ctx, &spec, &vars, &c, &got) == SM_EINPUT);
+  CHECK(strstr(ctx->msg, "mix haplotypes and genotypes") != NULL);
+  s.coded = 0;
+
   /* a plot with one component; no synthetic rows */
   spec.plot_path = "never.svg", spec.pca_components = 1;
   CHECK(fixture_evaluate(ctx, &spec, &vars, &c, &got) == SM_EINPUT);
