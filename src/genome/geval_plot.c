@@ -14,7 +14,7 @@ enum {
   PLOT_H = 480,
   PLOT_LEFT = 80,
   PLOT_RIGHT = 20,
-  PLOT_TOP = 40,
+  PLOT_TOP = 56,
   PLOT_BOTTOM = 60,
   PLOT_TICKS = 5
 };
@@ -73,7 +73,7 @@ static void write_axes(FILE *fp, const plot_axis *ax, const plot_axis *ay,
           (PLOT_TOP + bottom) / 2, 100 * explained[1]);
 }
 
-/* One set's points, then its legend entry at line `slot`. */
+/* One set's points, then its legend entry in place `slot`. */
 static void write_points(FILE *fp, const plot_axis *ax, const plot_axis *ay, const double *x,
                          const double *y, int64_t n, const char *colour, const char *name,
                          int slot) {
@@ -82,7 +82,7 @@ static void write_points(FILE *fp, const plot_axis *ax, const plot_axis *ay, con
     fprintf(fp, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\"/>\n", axis_px(ax, x[i]),
             axis_px(ay, y[i]));
   fprintf(fp, "</g>\n");
-  int lx = PLOT_W - PLOT_RIGHT - 150, ly = PLOT_TOP + 18 + 18 * slot;
+  int lx = PLOT_LEFT + 10 + 220 * slot, ly = PLOT_TOP - 12; /* above the frame */
   fprintf(fp, "<circle cx=\"%d\" cy=\"%d\" r=\"5\" fill=\"%s\"/>\n", lx, ly - 4, colour);
   fprintf(fp, "<text x=\"%d\" y=\"%d\">%s (%lld rows)</text>\n", lx + 10, ly, name, (long long)n);
 }
