@@ -293,6 +293,11 @@ static void case_bad_input(sm_ctx *ctx) {
   CHECK(strstr(ctx->msg, "mix haplotypes and genotypes") != NULL);
   s.coded = 0;
 
+  /* a plot that cannot be written fails on every rank, leaving nothing behind */
+  spec.plot_path = "no-such-directory/pca.svg";
+  CHECK(fixture_evaluate(ctx, &spec, &vars, &c, &got) == SM_ERR);
+  CHECK(strstr(ctx->msg, "cannot write PCA plot") != NULL);
+
   /* a plot with one component; no synthetic rows */
   spec.plot_path = "never.svg", spec.pca_components = 1;
   CHECK(fixture_evaluate(ctx, &spec, &vars, &c, &got) == SM_EINPUT);
