@@ -86,6 +86,32 @@ static int global_cutoff(sm_ctx *ctx, MPI_Datatype key_type, row_key *keys, int6
   return rc;
 }
 
+/* Collective: every rank's k rows g and keys kk into out (room made there) and all. */
+static int exchange_rows(sm_ctx *ctx, MPI_Datatype key_type, const uint8_t *g, const row_key *kk,
+                         int64_t k, const int *counts, sm_geval_sample *out, row_key *all) {
+  /* rows travel as one contiguous type of n_vars bytes, so counts stay in rows */
+  MPI_Datatype row_type = MPI_DATATYPE_NULL;
+  const int *displs = counts + ctx->size;
+  int mpi = MPI_Type_contiguous((int)out->n_vars, MPI_UINT8_T, &row_type);
+  if (mpi == MPI_SUCCESS)
+    mpi = MPI_Type_commit(&row_type);
+  if (mpi == MPI_SUCCESS)
+    mpi = MPI_Allgatherv(g, (int)k, row_type, out->g, counts, displs, row_type, ctx->comm);
+  if (mpi == MPI_SUCCESS)
+    mpi = MPI_Allgatherv(kk, (int)k, key_type, all, counts, displs, key_type, ctx->comm);
+  if (row_type != MPI_DATATYPE_NULL)
+    MPI_Type_free(&row_type);
+  if (mpi != MPI_SUCCESS)
+    return sm_fail_mpi(ctx, mpi, "gathering the evaluation sample", __FILE__, __LINE__);
+
+  /* keys and row indices apart */
+  for (int64_t i = 0; i < out->n_rows; i++) {
+    out->key[i] = all[i].key;
+    out->row[i] = all[i].row;
+  }
+  return SM_OK;
+}
+
 /* Collective: gather the kept local rows of m, with their keys, to every rank. */
 static int gather_rows(sm_ctx *ctx, MPI_Datatype key_type, const sm_hapmat *m, const row_key *keys,
                        const unsigned char *keep, int64_t n, sm_geval_sample *out) {
@@ -104,7 +130,7 @@ static int gather_rows(sm_ctx *ctx, MPI_Datatype key_type, const sm_hapmat *m, c
       kk[j++] = keys[i];
     }
 
-  /* sizes, then room for everything */
+  /* sizes, then room for everything, then the rows */
   if (rc == SM_OK)
     rc = sm_agree(ctx, gather_counts(ctx, k, counts, counts + ctx->size, &out->n_rows));
   row_key *all = NULL;
@@ -116,30 +142,8 @@ static int gather_rows(sm_ctx *ctx, MPI_Datatype key_type, const sm_hapmat *m, c
     all = sm_malloc(ctx, rows * sizeof(row_key));
     rc = sm_agree(ctx, out->g && out->key && out->row && all ? SM_OK : SM_ERR);
   }
-
-  /* rows travel as one contiguous type of n_vars bytes, so counts stay in rows */
-  MPI_Datatype row_type = MPI_DATATYPE_NULL;
-  int mpi = MPI_SUCCESS;
   if (rc == SM_OK)
-    mpi = MPI_Type_contiguous((int)v, MPI_UINT8_T, &row_type);
-  if (rc == SM_OK && mpi == MPI_SUCCESS)
-    mpi = MPI_Type_commit(&row_type);
-  if (rc == SM_OK && mpi == MPI_SUCCESS)
-    mpi = MPI_Allgatherv(g, (int)k, row_type, out->g, counts, counts + ctx->size, row_type,
-                         ctx->comm);
-  if (rc == SM_OK && mpi == MPI_SUCCESS)
-    mpi =
-        MPI_Allgatherv(kk, (int)k, key_type, all, counts, counts + ctx->size, key_type, ctx->comm);
-  if (rc == SM_OK && mpi != MPI_SUCCESS)
-    rc = sm_fail_mpi(ctx, mpi, "gathering the evaluation sample", __FILE__, __LINE__);
-  if (row_type != MPI_DATATYPE_NULL)
-    MPI_Type_free(&row_type);
-
-  /* keys and row indices apart */
-  for (int64_t i = 0; rc == SM_OK && i < out->n_rows; i++) {
-    out->key[i] = all[i].key;
-    out->row[i] = all[i].row;
-  }
+    rc = exchange_rows(ctx, key_type, g, kk, k, counts, out, all);
   free(all);
   free(counts);
   free(kk);

@@ -58,7 +58,8 @@ static void slice(const gmat *m, int rank, int size, int empty_first, sm_hapmat 
   out->ploidy_coded = m->coded;
   out->g = malloc((size_t)(out->n_rows > 0 ? out->n_rows : 1) * (size_t)m->v);
   out->person = malloc((size_t)(out->n_rows > 0 ? out->n_rows : 1) * sizeof(int64_t));
-  memcpy(out->g, m->g + lo * m->v, (size_t)out->n_rows * (size_t)m->v);
+  if (out->n_rows > 0)
+    memcpy(out->g, m->g + lo * m->v, (size_t)out->n_rows * (size_t)m->v);
   for (int64_t i = 0; i < out->n_rows; i++)
     out->person[i] = (lo + i) / 2;
 }
