@@ -27,6 +27,10 @@ static void make_variants(int64_t v, sm_variants *vars) {
     vars->chrom[j] = sm_strdup(names[j % 3]);
     vars->pos[j] = 1 + (int64_t)(sm_rng_uniform(&r) * 20000);
   }
+
+  /* pairs exactly at the LD distances of the cases (6000, 8000 bp): they count */
+  vars->pos[3] = vars->pos[0] + 6000;
+  vars->pos[6] = vars->pos[0] + 8000;
 }
 
 /* Rows from a chain along the variants (linkage), flipping at variant j with probability
