@@ -55,6 +55,14 @@ static int gather_counts(sm_ctx *ctx, int64_t local, int *counts, int *displs, i
                         : SM_OK;
 }
 
+/* Collective: each rank's first counts[rank] keys to every rank. */
+static int offer_keys(sm_ctx *ctx, MPI_Datatype key_type, const row_key *keys, const int *counts,
+                      row_key *all) {
+  SM_MPI_CHECK(ctx, MPI_Allgatherv(keys, counts[ctx->rank], key_type, all, counts,
+                                   counts + ctx->size, key_type, ctx->comm));
+  return SM_OK;
+}
+
 /* Collective: the want-th smallest key over all ranks. Each rank offers its want smallest
  * keys (keys sorted in place), so at most size * want keys travel. */
 static int global_cutoff(sm_ctx *ctx, MPI_Datatype key_type, row_key *keys, int64_t n, int64_t want,
@@ -70,11 +78,8 @@ static int global_cutoff(sm_ctx *ctx, MPI_Datatype key_type, row_key *keys, int6
   row_key *all = rc == SM_OK ? sm_malloc(ctx, (size_t)offered * sizeof(row_key)) : NULL;
   if (rc == SM_OK)
     rc = sm_agree(ctx, all ? SM_OK : SM_ERR);
-  if (rc == SM_OK) {
-    int mpi = MPI_Allgatherv(keys, counts[ctx->rank], key_type, all, counts, counts + ctx->size,
-                             key_type, ctx->comm);
-    rc = mpi == MPI_SUCCESS ? SM_OK : sm_fail_mpi(ctx, mpi, "MPI_Allgatherv", __FILE__, __LINE__);
-  }
+  if (rc == SM_OK)
+    rc = offer_keys(ctx, key_type, keys, counts, all);
 
   /* the cut is the want-th smallest of the offered keys */
   if (rc == SM_OK) {
@@ -90,19 +95,14 @@ static int global_cutoff(sm_ctx *ctx, MPI_Datatype key_type, row_key *keys, int6
 static int exchange_rows(sm_ctx *ctx, MPI_Datatype key_type, const uint8_t *g, const row_key *kk,
                          int64_t k, const int *counts, sm_geval_sample *out, row_key *all) {
   /* rows travel as one contiguous type of n_vars bytes, so counts stay in rows */
-  MPI_Datatype row_type = MPI_DATATYPE_NULL;
+  MPI_Datatype row_type;
   const int *displs = counts + ctx->size;
-  int mpi = MPI_Type_contiguous((int)out->n_vars, MPI_UINT8_T, &row_type);
-  if (mpi == MPI_SUCCESS)
-    mpi = MPI_Type_commit(&row_type);
-  if (mpi == MPI_SUCCESS)
-    mpi = MPI_Allgatherv(g, (int)k, row_type, out->g, counts, displs, row_type, ctx->comm);
-  if (mpi == MPI_SUCCESS)
-    mpi = MPI_Allgatherv(kk, (int)k, key_type, all, counts, displs, key_type, ctx->comm);
-  if (row_type != MPI_DATATYPE_NULL)
-    MPI_Type_free(&row_type);
-  if (mpi != MPI_SUCCESS)
-    return sm_fail_mpi(ctx, mpi, "gathering the evaluation sample", __FILE__, __LINE__);
+  SM_MPI_CHECK(ctx, MPI_Type_contiguous((int)out->n_vars, MPI_UINT8_T, &row_type));
+  SM_MPI_CHECK(ctx, MPI_Type_commit(&row_type));
+  SM_MPI_CHECK(ctx,
+               MPI_Allgatherv(g, (int)k, row_type, out->g, counts, displs, row_type, ctx->comm));
+  SM_MPI_CHECK(ctx, MPI_Type_free(&row_type));
+  SM_MPI_CHECK(ctx, MPI_Allgatherv(kk, (int)k, key_type, all, counts, displs, key_type, ctx->comm));
 
   /* keys and row indices apart */
   for (int64_t i = 0; i < out->n_rows; i++) {
@@ -204,11 +204,11 @@ int sm_geval_sample_gather(sm_ctx *ctx, const sm_hapmat *m, int64_t n_vars, int6
     rc = choose_rows(ctx, key_type, n, offset, total, max_rows, seed, set, keys, keep);
   if (rc == SM_OK)
     rc = gather_rows(ctx, key_type, m, keys, keep, n, out);
-  MPI_Type_free(&key_type);
   free(keep);
   free(keys);
   if (rc != SM_OK)
     sm_geval_sample_free(out);
+  SM_MPI_CHECK(ctx, MPI_Type_free(&key_type));
   return rc;
 }
 
