@@ -11,7 +11,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git ca-certificates curl
   openmpi-bin libopenmpi-dev
-  libhdf5-openmpi-dev hdf5-tools
+  libhdf5-openmpi-dev hdf5-tools zlib1g-dev
   libopenblas-dev liblapack-dev libscalapack-openmpi-dev
   libyaml-dev librandom123-dev libcjson-dev libxgboost-dev
   libfftw3-dev
