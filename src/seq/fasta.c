@@ -119,6 +119,8 @@ static int read_records(sm_ctx *ctx, const char *path, fasta_records *r) {
 static int share_records(sm_ctx *ctx, fasta_records *r) {
   int64_t head[2] = {r->n, r->n ? r->start[r->n] : 0};
   SM_MPI_CHECK(ctx, MPI_Bcast(head, 2, MPI_INT64_T, 0, ctx->comm));
+  if (ctx->rank == 0 && !r->codes)
+    r->codes = sm_malloc(ctx, 1); /* records without bases */
   if (ctx->rank != 0) {
     r->n = head[0];
     r->start = sm_calloc(ctx, (size_t)head[0] + 1, sizeof(int64_t));
