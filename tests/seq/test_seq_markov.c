@@ -23,8 +23,7 @@ static int64_t ref_count(char **seqs, int n, int j, uint64_t key) {
 }
 
 /* Slow Witten-Bell: recursion over orders with counts from ref_count. */
-static void ref_predict(char **seqs, int n, int k, const uint8_t *hist, int64_t len,
-                        double p[4]) {
+static void ref_predict(char **seqs, int n, int k, const uint8_t *hist, int64_t len, double p[4]) {
   p[0] = p[1] = p[2] = p[3] = 0.25;
   int top = len < k ? (int)len : k;
   for (int i = 0; i <= top; i++) {
@@ -163,8 +162,10 @@ static void test_bits_per_base(void) {
 /* Order chosen on the real lambda windows is the same at every rank count, and sampling
  * depends on (seed, index) only. */
 static void test_choose_and_sample(void) {
-  sm_fasta_options fo = {.path = test_data("dna/lambda_virus.fa"), .window = 1000,
-                         .holdout = SM_HOLDOUT_TAIL, .fraction = 0.1};
+  sm_fasta_options fo = {.path = test_data("dna/lambda_virus.fa"),
+                         .window = 1000,
+                         .holdout = SM_HOLDOUT_TAIL,
+                         .fraction = 0.1};
   sm_seqset t, h;
   sm_fasta_stats st;
   CHECK(sm_fasta_read(&ctx, &fo, &t, &h, &st) == SM_OK);
@@ -194,8 +195,8 @@ static void test_bad_orders(void) {
   sm_seqset s;
   seqset_from(&s, seqs, 1, ctx.rank, ctx.size);
   sm_markov *m = NULL;
-  sm_markov_options bad[] = {{.order = SM_SEQ_MAX_ORDER + 1}, {.order = -2},
-                             {.order = -1, .max_order = 99}};
+  sm_markov_options bad[] = {
+      {.order = SM_SEQ_MAX_ORDER + 1}, {.order = -2}, {.order = -1, .max_order = 99}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     CHECK(sm_markov_fit(&ctx, &bad[i], &s, &m) == SM_EINPUT);
     CHECK(m == NULL);

@@ -34,8 +34,7 @@ static void check_windows(const char *what, const sm_seqset *s, char **want, int
       bad += all.codes[all.offset[i] + p] != ref_code(want[i][p]);
   }
   if (bad)
-    fprintf(stderr, "%s: %lld windows or bases differ from the reference\n", what,
-            (long long)bad);
+    fprintf(stderr, "%s: %lld windows or bases differ from the reference\n", what, (long long)bad);
   CHECK(bad == 0);
   sm_seqset_free(&all);
 }
@@ -65,8 +64,7 @@ static void test_lambda_tail(const char *path) {
   int nt = ref_windows(r.seq[0], 0, cut, 1000, 1000, train, 0);
   int nh = ref_windows(r.seq[0], cut, len, 1000, 1000, hold, 0);
 
-  sm_fasta_options o = {.path = path, .window = 1000, .holdout = SM_HOLDOUT_TAIL,
-                        .fraction = 0.1};
+  sm_fasta_options o = {.path = path, .window = 1000, .holdout = SM_HOLDOUT_TAIL, .fraction = 0.1};
   sm_seqset t, h;
   sm_fasta_stats st;
   CHECK(sm_fasta_read(&ctx, &o, &t, &h, &st) == SM_OK);
@@ -90,8 +88,7 @@ static void test_chr17_overlap(void) {
   int64_t len = (int64_t)strlen(r.seq[0]);
   char **want = calloc((size_t)len, sizeof(char *));
   int n = ref_windows(r.seq[0], 0, len, 500, 250, want, 0);
-  sm_fasta_options o = {.path = test_data("dna/chr17.hg19.part.fa"), .window = 500,
-                        .stride = 250};
+  sm_fasta_options o = {.path = test_data("dna/chr17.hg19.part.fa"), .window = 500, .stride = 250};
   sm_seqset t, h;
   sm_fasta_stats st;
   CHECK(sm_fasta_read(&ctx, &o, &t, &h, &st) == SM_OK);
@@ -118,8 +115,10 @@ static void test_genes_fraction(void) {
     else
       train[nt++] = r.seq[i];
   }
-  sm_fasta_options o = {.path = test_data("dna/genes.fasta"), .holdout = SM_HOLDOUT_FRACTION,
-                        .fraction = 0.25, .split_seed = 7};
+  sm_fasta_options o = {.path = test_data("dna/genes.fasta"),
+                        .holdout = SM_HOLDOUT_FRACTION,
+                        .fraction = 0.25,
+                        .split_seed = 7};
   sm_seqset t, h;
   sm_fasta_stats st;
   CHECK(sm_fasta_read(&ctx, &o, &t, &h, &st) == SM_OK);
