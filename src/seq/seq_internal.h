@@ -13,6 +13,11 @@ int sm_seq_bcast(sm_ctx *ctx, void *buf, int64_t bytes);
  * offsets (n = n_total, first = 0). */
 int sm_seq_allgather(sm_ctx *ctx, const sm_seqset *s, sm_seqset *all);
 
+/* Point to point: send a rank's block (first index, lengths, bases) to rank dest, and
+ * receive one from rank src into a fresh set (freed with sm_seqset_free). */
+int sm_seq_send_block(sm_ctx *ctx, const sm_seqset *s, int dest);
+int sm_seq_recv_block(sm_ctx *ctx, sm_seqset *out, int src);
+
 /* Local. The sequences of s cut at a share of each one's length: head keeps the first
  * 1 - tail bases of each, rest the others (sequences too short to split go to head). */
 int sm_seq_split_tail(sm_ctx *ctx, const sm_seqset *s, double tail, sm_seqset *head,

@@ -1,4 +1,5 @@
 /* Sets of sequences: gathering every rank's block, and cutting each sequence in two. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,5 +92,33 @@ int sm_seq_split_tail(sm_ctx *ctx, const sm_seqset *s, double tail, sm_seqset *h
     memcpy(rest->codes + rest->offset[i], c + len - back, (size_t)back);
     rest->offset[i + 1] = rest->offset[i] + back;
   }
+  return SM_OK;
+}
+
+/* Tags of the three messages of a block. */
+enum { TAG_HEAD = 71, TAG_OFFSETS = 72, TAG_CODES = 73 };
+
+int sm_seq_send_block(sm_ctx *ctx, const sm_seqset *s, int dest) {
+  int64_t head[3] = {s->n, s->first, s->n ? s->offset[s->n] : 0};
+  if (head[0] + 1 > INT_MAX / 2 || head[2] > INT_MAX / 2)
+    return sm_fail(ctx, SM_ERR, "a block of %lld bases is too large to send in one message",
+                   (long long)head[2]);
+  SM_MPI_CHECK(ctx, MPI_Send(head, 3, MPI_INT64_T, dest, TAG_HEAD, ctx->comm));
+  SM_MPI_CHECK(ctx,
+               MPI_Send(s->offset, (int)head[0] + 1, MPI_INT64_T, dest, TAG_OFFSETS, ctx->comm));
+  SM_MPI_CHECK(ctx, MPI_Send(s->codes, (int)head[2], MPI_BYTE, dest, TAG_CODES, ctx->comm));
+  return SM_OK;
+}
+
+int sm_seq_recv_block(sm_ctx *ctx, sm_seqset *out, int src) {
+  int64_t head[3];
+  memset(out, 0, sizeof(*out));
+  SM_MPI_CHECK(ctx, MPI_Recv(head, 3, MPI_INT64_T, src, TAG_HEAD, ctx->comm, MPI_STATUS_IGNORE));
+  SM_TRY(seqset_alloc(ctx, out, head[0], head[2]));
+  out->first = head[1];
+  SM_MPI_CHECK(ctx, MPI_Recv(out->offset, (int)head[0] + 1, MPI_INT64_T, src, TAG_OFFSETS,
+                             ctx->comm, MPI_STATUS_IGNORE));
+  SM_MPI_CHECK(ctx, MPI_Recv(out->codes, (int)head[2], MPI_BYTE, src, TAG_CODES, ctx->comm,
+                             MPI_STATUS_IGNORE));
   return SM_OK;
 }

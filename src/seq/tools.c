@@ -66,14 +66,23 @@ static int write_records(sm_ctx *ctx, const sm_seqset *s, FILE *f) {
   return SM_OK;
 }
 
-/* Collective. Every rank's block is gathered (the whole release in memory on each rank),
- * then rank 0 writes it in global order. */
-static int gather_and_write(sm_ctx *ctx, const sm_seqset *mine, FILE *f) {
-  sm_seqset all;
-  SM_TRY(sm_seq_allgather(ctx, mine, &all));
-  int rc = ctx->rank == 0 ? write_records(ctx, &all, f) : SM_OK;
-  sm_seqset_free(&all);
-  return rc;
+/* Collective. Rank 0 writes its own block, then receives and writes every other rank's
+ * block in rank order, one block in memory at a time. */
+static int write_in_turn(sm_ctx *ctx, const sm_seqset *mine, FILE *f) {
+  int rc = ctx->rank == 0 ? write_records(ctx, mine, f) : SM_OK;
+  for (int r = 1; r < ctx->size; r++) {
+    SM_TRY(sm_agree(ctx, rc));
+    if (ctx->rank == r)
+      rc = sm_seq_send_block(ctx, mine, 0);
+    if (ctx->rank == 0) {
+      sm_seqset block;
+      rc = sm_seq_recv_block(ctx, &block, r);
+      if (rc == SM_OK)
+        rc = write_records(ctx, &block, f);
+      sm_seqset_free(&block);
+    }
+  }
+  return sm_agree(ctx, rc);
 }
 
 int sm_seq_export_fasta(sm_ctx *ctx, const char *path, const char *output) {
@@ -96,7 +105,7 @@ int sm_seq_export_fasta(sm_ctx *ctx, const char *path, const char *output) {
     f = stdout;
   rc = sm_agree(ctx, rc);
   if (rc == SM_OK)
-    rc = gather_and_write(ctx, &s, f);
+    rc = write_in_turn(ctx, &s, f);
   if (ctx->rank == 0 && output && f) {
     rc = fclose(f) != 0 && rc == SM_OK ? sm_fail(ctx, SM_ERR, "%s: write error", output) : rc;
     if (rc == SM_OK && rename(tmp, output) != 0)

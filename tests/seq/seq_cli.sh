@@ -32,6 +32,9 @@ grep -q 'synthmpi-sequences' <<<"$out" && grep -q 'rows *31' <<<"$out" ||
   fail "inspect: $out"
 run_np 2 export "$work/run/np1.h5" --format fasta --output "$work/np1.fa"
 [ "$rc" -eq 0 ] || fail "export: exit code $rc"
+run_np 3 export "$work/run/np1.h5" --format fasta --output "$work/np1-3.fa"
+cmp -s "$work/np1.fa" "$work/np1-3.fa" && echo "ok: the export is the same from 2 and 3 ranks" ||
+  fail "exports from 2 and 3 ranks differ"
 if samtools faidx "$work/np1.fa" 2>"$work/faidx.err"; then
   records=$(wc -l <"$work/np1.fa.fai")
   len=$(awk 'NR == 1 {print $2}' "$work/np1.fa.fai")
