@@ -61,16 +61,33 @@ typedef struct sm_fasta_stats {
 int sm_fasta_read(sm_ctx *ctx, const sm_fasta_options *opt, sm_seqset *train, sm_seqset *holdout,
                   sm_fasta_stats *stats);
 
+/* Every part the sequence pipeline uses. */
+typedef struct sm_fasta_parts {
+  sm_seqset train, holdout;
+  sm_seqset choose_fit;   /* training windows wholly inside the first 1 - validate_tail of
+                           * their record's training part */
+  sm_seqset choose_score; /* training windows wholly inside its last validate_tail */
+} sm_fasta_parts;
+
+/* Collective. sm_fasta_read, plus the two parts for choosing the order (both empty when
+ * validate_tail is 0). Windows across the line between them are in neither. */
+int sm_fasta_read_parts(sm_ctx *ctx, const sm_fasta_options *opt, double validate_tail,
+                        sm_fasta_parts *out, sm_fasta_stats *stats);
+void sm_fasta_parts_free(sm_fasta_parts *p);
+
 /* The fitted order-k Markov model: interpolated Witten-Bell over orders 0..k.
  * Counts of order j are kept dense (4^(j+1) entries) when that is small, else as sorted
  * (key, count) pairs of the observed (j+1)-mers only. */
 typedef struct sm_markov sm_markov;
 
 typedef struct sm_markov_options {
-  int order;            /* k, or -1: choose by held-out bits per base */
-  int max_order;        /* largest k tried when choosing */
-  int64_t dense_limit;  /* largest dense table (entries); 0: the built-in choice */
-  double validate_tail; /* choosing k: share of each sequence's end scored (e.g. 0.1) */
+  int order;                     /* k, or -1: choose by held-out bits per base */
+  int max_order;                 /* largest k tried when choosing */
+  int64_t dense_limit;           /* largest dense table (entries); 0: the built-in choice */
+  double validate_tail;          /* choosing k without choose_score: share of each training
+                                  * sequence's end scored (e.g. 0.1) */
+  const sm_seqset *choose_fit;   /* choosing k: counted (NULL: heads of the training set) */
+  const sm_seqset *choose_score; /* choosing k: scored (NULL or empty: tails, as above) */
 } sm_markov_options;
 
 /* Collective. Count (j+1)-mers of every order j <= k on each rank, sum the counts over

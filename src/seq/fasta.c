@@ -183,13 +183,19 @@ static int cut_part(sm_ctx *ctx, const fasta_records *r, const sm_fasta_options 
   return SM_OK;
 }
 
+/* Where the training part of record rec ends: its length, or the start of its tail. */
+static int64_t training_end(const fasta_records *r, const sm_fasta_options *o, int64_t rec) {
+  int64_t len = r->start[rec + 1] - r->start[rec];
+  if (o->holdout != SM_HOLDOUT_TAIL)
+    return len;
+  return len - (int64_t)((double)len * o->fraction + 0.5);
+}
+
 /* Local. Every window of every record, in file order, with its side of the split. */
 static int cut_windows(sm_ctx *ctx, const fasta_records *r, const sm_fasta_options *o,
                        window_list *l, sm_fasta_stats *st) {
   for (int64_t rec = 0; rec < r->n; rec++) {
-    int64_t len = r->start[rec + 1] - r->start[rec], cut = len;
-    if (o->holdout == SM_HOLDOUT_TAIL)
-      cut = len - (int64_t)((double)len * o->fraction + 0.5);
+    int64_t len = r->start[rec + 1] - r->start[rec], cut = training_end(r, o, rec);
     SM_TRY(cut_part(ctx, r, o, rec, 0, cut, 0, l, st));
     if (o->holdout == SM_HOLDOUT_TAIL)
       SM_TRY(cut_part(ctx, r, o, rec, cut, len, 1, l, st));
@@ -200,6 +206,23 @@ static int cut_windows(sm_ctx *ctx, const fasta_records *r, const sm_fasta_optio
     sm_rng g;
     sm_rng_init(&g, o->split_seed, SM_STREAM_HOLDOUT, (uint64_t)i);
     l->w[i].holdout = sm_rng_uniform(&g) < o->fraction;
+  }
+  return SM_OK;
+}
+
+/* Local. The training windows that lie wholly before (side 0) or wholly inside (side 1)
+ * the last `tail` share of their record's training part; windows across the line are in
+ * neither, so no base scored for choosing the order is also counted. */
+static int validation_windows(sm_ctx *ctx, const fasta_records *r, const sm_fasta_options *o,
+                              double tail, const window_list *l, window_list *out) {
+  for (int64_t i = 0; i < l->n; i++) {
+    window w = l->w[i];
+    int64_t end = training_end(r, o, w.record);
+    int64_t line = end - (int64_t)((double)end * tail + 0.5);
+    if (w.holdout || (w.pos < line && w.pos + w.len > line))
+      continue;
+    w.holdout = w.pos >= line;
+    SM_TRY(windows_push(ctx, out, w));
   }
   return SM_OK;
 }
@@ -253,13 +276,12 @@ static int check_options(sm_ctx *ctx, const sm_fasta_options *o) {
   return SM_OK;
 }
 
-int sm_fasta_read(sm_ctx *ctx, const sm_fasta_options *opt, sm_seqset *train, sm_seqset *holdout,
-                  sm_fasta_stats *stats) {
+int sm_fasta_read_parts(sm_ctx *ctx, const sm_fasta_options *opt, double validate_tail,
+                        sm_fasta_parts *out, sm_fasta_stats *stats) {
   fasta_records r = {0};
-  window_list l = {0};
+  window_list l = {0}, v = {0};
   memset(stats, 0, sizeof(*stats));
-  memset(train, 0, sizeof(*train));
-  memset(holdout, 0, sizeof(*holdout));
+  memset(out, 0, sizeof(*out));
   SM_TRY(sm_agree(ctx, check_options(ctx, opt)));
 
   /* rank 0 reads, everyone gets the records */
@@ -267,23 +289,28 @@ int sm_fasta_read(sm_ctx *ctx, const sm_fasta_options *opt, sm_seqset *train, sm
   if (rc == SM_OK)
     rc = share_records(ctx, &r);
 
-  /* the same windows on every rank, then each keeps its block */
+  /* the same windows on every rank, then each keeps its block of each part */
   if (rc == SM_OK) {
     stats->records = r.n;
     stats->bases = r.start[r.n];
-    stats->non_acgt = 0;
     for (int64_t i = 0; i < r.start[r.n]; i++)
       stats->non_acgt += r.codes[i] == SM_BASE_OTHER;
     if (opt->non_acgt == SM_NON_ACGT_RANDOM)
       map_random(&r, opt->seed);
     rc = cut_windows(ctx, &r, opt, &l, stats);
-    if (rc == SM_OK)
-      rc = take_block(ctx, &r, &l, 0, train);
-    if (rc == SM_OK)
-      rc = take_block(ctx, &r, &l, 1, holdout);
+    if (rc == SM_OK && validate_tail > 0)
+      rc = validation_windows(ctx, &r, opt, validate_tail, &l, &v);
   }
+  if (rc == SM_OK)
+    rc = take_block(ctx, &r, &l, 0, &out->train);
+  if (rc == SM_OK)
+    rc = take_block(ctx, &r, &l, 1, &out->holdout);
+  if (rc == SM_OK)
+    rc = take_block(ctx, &r, &v, 0, &out->choose_fit);
+  if (rc == SM_OK)
+    rc = take_block(ctx, &r, &v, 1, &out->choose_score);
   rc = sm_agree(ctx, rc);
-  if (rc == SM_OK && train->n_total == 0)
+  if (rc == SM_OK && out->train.n_total == 0)
     rc = sm_fail(ctx, SM_EINPUT,
                  "%s: no training windows (%lld records, %lld bases; window %lld, %lld windows "
                  "skipped for letters other than ACGT)",
@@ -291,11 +318,28 @@ int sm_fasta_read(sm_ctx *ctx, const sm_fasta_options *opt, sm_seqset *train, sm
                  (long long)opt->window, (long long)stats->skipped_windows);
   records_free(&r);
   free(l.w);
-  if (rc != SM_OK) {
-    sm_seqset_free(train);
-    sm_seqset_free(holdout);
-  }
+  free(v.w);
+  if (rc != SM_OK)
+    sm_fasta_parts_free(out);
   return rc;
+}
+
+int sm_fasta_read(sm_ctx *ctx, const sm_fasta_options *opt, sm_seqset *train, sm_seqset *holdout,
+                  sm_fasta_stats *stats) {
+  sm_fasta_parts p;
+  int rc = sm_fasta_read_parts(ctx, opt, 0, &p, stats);
+  *train = p.train;
+  *holdout = p.holdout;
+  sm_seqset_free(&p.choose_fit);
+  sm_seqset_free(&p.choose_score);
+  return rc;
+}
+
+void sm_fasta_parts_free(sm_fasta_parts *p) {
+  sm_seqset_free(&p->train);
+  sm_seqset_free(&p->holdout);
+  sm_seqset_free(&p->choose_fit);
+  sm_seqset_free(&p->choose_score);
 }
 
 void sm_seqset_free(sm_seqset *s) {

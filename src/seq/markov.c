@@ -329,19 +329,29 @@ int sm_markov_bits_per_base(sm_ctx *ctx, const sm_markov *m, int j, const sm_seq
 }
 
 /* Collective. The order with the fewest held-out bits per base: counts up to max_order
- * from the first part of each training sequence, scored on the rest. */
+ * from the given parts, or from the first part of each training sequence scored on the
+ * rest of it. */
 static int choose_order(sm_ctx *ctx, const sm_markov_options *opt, const sm_seqset *train,
                         int *best) {
-  sm_seqset head, rest;
+  sm_seqset head = {0}, rest = {0};
   sm_markov *m = NULL;
-  int rc = sm_agree(ctx, sm_seq_split_tail(ctx, train, opt->validate_tail, &head, &rest));
+  int given = opt->choose_fit && opt->choose_score && opt->choose_score->n_total > 0 &&
+              opt->choose_fit->n_total > 0;
+  int rc = given ? SM_OK
+                 : sm_agree(ctx, sm_seq_split_tail(ctx, train, opt->validate_tail, &head, &rest));
+  const sm_seqset *fit = given ? opt->choose_fit : &head,
+                  *score = given ? opt->choose_score : &rest;
   if (rc == SM_OK)
-    rc = fit_order(ctx, opt->max_order, opt->dense_limit, &head, &m);
+    sm_log(ctx, SM_LOG_INFO, "dna_markov: choosing the order on %lld sequences, scored on %lld%s",
+           (long long)fit->n_total, (long long)score->n_total,
+           given ? "" : " (the ends of the same sequences)");
+  if (rc == SM_OK)
+    rc = fit_order(ctx, opt->max_order, opt->dense_limit, fit, &m);
   double best_bits = INFINITY;
   *best = 0;
   for (int j = 0; j <= opt->max_order && rc == SM_OK; j++) {
     double bits = NAN;
-    rc = sm_markov_bits_per_base(ctx, m, j, &rest, &bits);
+    rc = sm_markov_bits_per_base(ctx, m, j, score, &bits);
     sm_log(ctx, SM_LOG_INFO, "dna_markov: order %2d: %.4f validation bits per base", j, bits);
     if (rc == SM_OK && bits < best_bits)
       best_bits = bits, *best = j;

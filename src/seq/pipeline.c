@@ -45,8 +45,9 @@ static int check_release_free(sm_ctx *ctx, const sm_experiment *e, const char *p
   return SM_OK;
 }
 
-/* Collective. Read and split the windows; rank 0 logs what the reader saw. */
-static int read_windows(sm_ctx *ctx, const sm_experiment *e, sm_seqset *train, sm_seqset *holdout) {
+/* Collective. Read and split the windows (and, when the order is to be chosen, the parts
+ * for choosing it); rank 0 logs what the reader saw. */
+static int read_windows(sm_ctx *ctx, const sm_experiment *e, sm_fasta_parts *parts) {
   sm_fasta_options o = {.path = e->data.path,
                         .window = e->data.window,
                         .stride = e->data.stride,
@@ -61,14 +62,16 @@ static int read_windows(sm_ctx *ctx, const sm_experiment *e, sm_seqset *train, s
                    "%s: holdout.path is not supported for FASTA data; use "
                    "holdout.fraction with split: tail or random",
                    e->path);
+  const sm_params *p = &e->model.params;
+  double tail = sm_params_num(p, "order") < 0 ? sm_params_num(p, "validate_tail") : 0;
   double t0 = sm_elapsed(ctx);
-  SM_TRY(sm_fasta_read(ctx, &o, train, holdout, &st));
+  SM_TRY(sm_fasta_read_parts(ctx, &o, tail, parts, &st));
   sm_log(ctx, SM_LOG_INFO,
          "read %s: %lld records, %lld bases, %lld not ACGT (%s); %lld training and %lld "
          "held-out sequences (%.2f s)",
          e->data.path, (long long)st.records, (long long)st.bases, (long long)st.non_acgt,
          o.non_acgt == SM_NON_ACGT_RANDOM ? "replaced by random bases" : "windows skipped",
-         (long long)train->n_total, (long long)holdout->n_total, sm_elapsed(ctx) - t0);
+         (long long)parts->train.n_total, (long long)parts->holdout.n_total, sm_elapsed(ctx) - t0);
   if (st.skipped_windows > 0 || st.short_records > 0)
     sm_log(ctx, SM_LOG_WARN,
            "%lld windows skipped for letters other than ACGT, %lld records "
@@ -78,13 +81,15 @@ static int read_windows(sm_ctx *ctx, const sm_experiment *e, sm_seqset *train, s
 }
 
 /* Collective. The model, with its order chosen when model.order is -1. */
-static int fit(sm_ctx *ctx, const sm_experiment *e, const sm_seqset *train, sm_markov **m) {
+static int fit(sm_ctx *ctx, const sm_experiment *e, const sm_fasta_parts *parts, sm_markov **m) {
   const sm_params *p = &e->model.params;
   sm_markov_options o = {.order = (int)sm_params_num(p, "order"),
                          .max_order = (int)sm_params_num(p, "max_order"),
-                         .validate_tail = sm_params_num(p, "validate_tail")};
+                         .validate_tail = sm_params_num(p, "validate_tail"),
+                         .choose_fit = &parts->choose_fit,
+                         .choose_score = &parts->choose_score};
   double t0 = sm_elapsed(ctx);
-  SM_TRY(sm_markov_fit(ctx, &o, train, m));
+  SM_TRY(sm_markov_fit(ctx, &o, &parts->train, m));
   int k = sm_markov_order(*m), dense = 0;
   while (dense <= k && sm_markov_is_dense(*m, dense))
     dense++;
@@ -178,7 +183,7 @@ static int sample(sm_ctx *ctx, const sm_experiment *e, const sm_markov *m, const
 }
 
 int sm_seq_run(sm_ctx *ctx, const sm_experiment *e) {
-  sm_seqset train = {0}, holdout = {0};
+  sm_fasta_parts parts = {0};
   sm_markov *m = NULL;
   char *release = sm_experiment_output(e, e->sampling.output);
   int rc = sm_agree(ctx, release ? SM_OK : sm_fail(ctx, SM_ERR, "out of memory"));
@@ -187,17 +192,16 @@ int sm_seq_run(sm_ctx *ctx, const sm_experiment *e) {
   if (rc == SM_OK)
     rc = check_release_free(ctx, e, release);
   if (rc == SM_OK)
-    rc = read_windows(ctx, e, &train, &holdout);
+    rc = read_windows(ctx, e, &parts);
   if (rc == SM_OK)
-    rc = fit(ctx, e, &train, &m);
+    rc = fit(ctx, e, &parts, &m);
   if (rc == SM_OK)
-    rc = sample(ctx, e, m, &train, release);
+    rc = sample(ctx, e, m, &parts.train, release);
   if (rc == SM_OK && e->evaluation.enabled)
-    rc = evaluate(ctx, e, m, &train, &holdout, release);
+    rc = evaluate(ctx, e, m, &parts.train, &parts.holdout, release);
 
   sm_markov_free(m);
-  sm_seqset_free(&train);
-  sm_seqset_free(&holdout);
+  sm_fasta_parts_free(&parts);
   free(release);
   return rc;
 }

@@ -169,7 +169,13 @@ static void test_choose_and_sample(void) {
   sm_seqset t, h;
   sm_fasta_stats st;
   CHECK(sm_fasta_read(&ctx, &fo, &t, &h, &st) == SM_OK);
-  sm_markov_options o = {.order = -1, .max_order = 8, .validate_tail = 0.1};
+  sm_fasta_parts parts;
+  CHECK(sm_fasta_read_parts(&ctx, &fo, 0.1, &parts, &st) == SM_OK);
+  sm_markov_options o = {.order = -1,
+                         .max_order = 8,
+                         .validate_tail = 0.1,
+                         .choose_fit = &parts.choose_fit,
+                         .choose_score = &parts.choose_score};
   sm_markov *m = NULL;
   CHECK(sm_markov_fit(&ctx, &o, &t, &m) == SM_OK);
   int k = m ? sm_markov_order(m) : -1, k0 = k;
@@ -188,6 +194,7 @@ static void test_choose_and_sample(void) {
   sm_markov_free(m);
   sm_seqset_free(&t);
   sm_seqset_free(&h);
+  sm_fasta_parts_free(&parts);
 }
 
 static void test_bad_orders(void) {

@@ -81,6 +81,45 @@ static void test_lambda_tail(const char *path) {
   ref_fasta_free(&r);
 }
 
+/* Parts for choosing the order: overlapping training windows wholly before, or wholly
+ * after, the line 10 % from the end of the training part; none across it. */
+static void test_choose_parts(void) {
+  ref_fasta r;
+  ref_fasta_read(test_data("dna/lambda_virus.fa"), &r);
+  int64_t len = (int64_t)strlen(r.seq[0]), cut = len - (int64_t)(len * 0.1 + 0.5);
+  int64_t line = cut - (int64_t)(cut * 0.1 + 0.5);
+  char *fit[128], *score[128];
+  int nf = 0, ns = 0;
+  for (int64_t p = 0; p + 1000 <= cut; p += 500) {
+    char *w = calloc(1001, 1);
+    memcpy(w, r.seq[0] + p, 1000);
+    if (p + 1000 <= line)
+      fit[nf++] = w;
+    else if (p >= line)
+      score[ns++] = w;
+    else
+      free(w);
+  }
+  sm_fasta_options o = {.path = test_data("dna/lambda_virus.fa"),
+                        .window = 1000,
+                        .stride = 500,
+                        .holdout = SM_HOLDOUT_TAIL,
+                        .fraction = 0.1};
+  sm_fasta_parts parts;
+  sm_fasta_stats st;
+  CHECK(sm_fasta_read_parts(&ctx, &o, 0.1, &parts, &st) == SM_OK);
+  check_windows("choose fit", &parts.choose_fit, fit, nf);
+  check_windows("choose score", &parts.choose_score, score, ns);
+  CHECK(nf > 0 && ns > 0);
+  if (ctx.rank == 0)
+    printf("choosing parts: %d counted and %d scored windows, line at %lld\n", nf, ns,
+           (long long)line);
+  sm_fasta_parts_free(&parts);
+  free_strings(fit, nf);
+  free_strings(score, ns);
+  ref_fasta_free(&r);
+}
+
 /* chr17 (soft-masked, lower case): overlapping windows, case folded. */
 static void test_chr17_overlap(void) {
   ref_fasta r;
@@ -216,6 +255,7 @@ int main(int argc, char **argv) {
 
   test_lambda_tail(test_data("dna/lambda_virus.fa"));
   test_chr17_overlap();
+  test_choose_parts();
   test_genes_fraction();
   test_non_acgt();
   test_bgzip();
