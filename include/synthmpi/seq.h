@@ -144,8 +144,9 @@ int64_t sm_seq_index_longest(const sm_seq_index *x, const uint8_t *q, int64_t le
 /* Collective. Every metric above; holdout may be empty (its figures are then NaN). */
 int sm_seq_evaluate(sm_ctx *ctx, const sm_markov *m, const sm_seqset *train,
                     const sm_seqset *holdout, const sm_seqset *synth, sm_seq_metrics *out);
-/* Rank 0: the metrics as JSON text (malloc'd), or NULL when out of memory. */
-char *sm_seq_metrics_json(const sm_seq_metrics *v, const char *release);
+/* Rank 0: the metrics as JSON text (malloc'd), or NULL when out of memory; experiment is
+ * the resolved experiment text (synthmpi summary reads its settings), or NULL. */
+char *sm_seq_metrics_json(const sm_seq_metrics *v, const char *release, const char *experiment);
 
 /* The sequence models, for the experiment's model.kind and its parameters. Their table
  * functions (fit, sample, save, load) are NULL: the sequence pipeline drives them. */

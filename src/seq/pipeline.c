@@ -148,7 +148,7 @@ static int evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_markov *m, con
   sm_seqset_free(&synth);
   SM_TRY(rc);
 
-  char *json = ctx->rank == 0 ? sm_seq_metrics_json(&v, release) : NULL;
+  char *json = ctx->rank == 0 ? sm_seq_metrics_json(&v, release, e->resolved) : NULL;
   char *path = sm_experiment_output(e, "evaluation.json");
   rc = ctx->rank == 0 && (!json || !path) ? sm_fail(ctx, SM_ERR, "out of memory") : SM_OK;
   if (rc == SM_OK)

@@ -133,7 +133,7 @@ static cJSON *kmer_json(const sm_seq_metrics *v) {
   return list;
 }
 
-char *sm_seq_metrics_json(const sm_seq_metrics *v, const char *release) {
+char *sm_seq_metrics_json(const sm_seq_metrics *v, const char *release, const char *experiment) {
   cJSON *root = cJSON_CreateObject(), *o;
   cJSON_AddStringToObject(root, "release", release ? release : "");
   cJSON_AddNumberToObject(root, "synthetic_sequences", (double)v->n_synth);
@@ -154,6 +154,8 @@ char *sm_seq_metrics_json(const sm_seq_metrics *v, const char *release) {
   cJSON_AddNumberToObject(o, "max", (double)v->match_max);
   add_number(o, "mean", v->match_mean);
   cJSON_AddStringToObject(o, "strands", "both");
+  if (experiment)
+    cJSON_AddStringToObject(root, "experiment", experiment);
   char *text = cJSON_Print(root);
   cJSON_Delete(root);
   return text;
