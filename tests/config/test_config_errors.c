@@ -156,7 +156,8 @@ static const error_case cases[] = {
      "--set data.path.x=1: 'data.path' is not a map"},
     {"set-syntax", HEAD DATA MODEL, "data.missing=[a, b", "SET-SYNTAX"},
     {"set-kind", HEAD DATA MODEL, "model.kind=gan",
-     "--set model.kind=gan: model.kind: unknown model 'gan' (registered: %R, dna_markov (FASTA data))"},
+     "--set model.kind=gan: model.kind: unknown model 'gan' "
+     "(registered: %R, dna_markov (FASTA data))"},
 };
 
 /* Nesting one level deeper than allowed, as flow lists under a key. */
