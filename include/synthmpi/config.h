@@ -91,6 +91,13 @@ typedef struct sm_model_spec {
   sm_params params; /* validated against the model's declared parameters */
 } sm_model_spec;
 
+/* sampling.conditions: the release keeps only rows where each column has its value. */
+typedef struct sm_condition {
+  char *column; /* a categorical or boolean column */
+  char *value;  /* one of its categories, as written */
+  char *at;     /* "file:line:column: " or "--set k=v: " of the value, for later messages */
+} sm_condition;
+
 typedef struct sm_sampling_spec {
   int64_t rows;       /* rows to release; 0 means as many as the training rows */
   uint64_t seed;      /* release randomness */
@@ -98,7 +105,10 @@ typedef struct sm_sampling_spec {
   int64_t chunk_rows; /* rows per generation chunk and HDF5 chunk */
   int compression;    /* deflate level 0..9, 0 = none */
   int overwrite;      /* replace an existing release */
-  int64_t length;     /* fasta: bases per sequence; 0 = the longest training window */
+  int n_conditions;   /* sampling.conditions, in file order */
+  sm_condition *conditions;
+  int64_t max_candidates; /* conditioned release: rows drawn at most before giving up */
+  int64_t length;         /* fasta: bases per sequence; 0 = the longest training window */
 } sm_sampling_spec;
 
 typedef struct sm_eval_spec {
@@ -168,6 +178,10 @@ void sm_experiment_free(sm_experiment *e);
 
 /* The value that sweep point `point` (0 <= point < n_points) gives to keys[key]. */
 const char *sm_sweep_value(const sm_sweep_spec *s, int64_t point, int key);
+
+/* Candidate rows a conditioned release may draw: sampling.max_candidates, or 1000 per
+ * released row when it is 0. */
+int64_t sm_sampling_max_candidates(const sm_sampling_spec *s);
 
 /* Path of a file under runtime.output_dir (malloc'd). */
 char *sm_experiment_output(const sm_experiment *e, const char *file);

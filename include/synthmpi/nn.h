@@ -164,5 +164,9 @@ int sm_adam_init(sm_ctx *ctx, sm_adam *opt, size_t n, double lr, double beta1, d
 void sm_adam_free(sm_adam *opt);
 /* One update of p->value from p->grad (PyTorch's Adam/AdamW arithmetic). */
 void sm_adam_step(sm_adam *opt, sm_nn_params *p);
+/* One update of values [lo, hi) only, from grad[0 .. hi - lo) times scale (a shard of the
+ * buffer, as each rank updates its own after a reduce-scatter). Counts as a step. */
+void sm_adam_step_shard(sm_adam *opt, float *value, const float *grad, float scale, size_t lo,
+                        size_t hi);
 
 #endif

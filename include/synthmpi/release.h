@@ -23,8 +23,13 @@
 #include "synthmpi/table.h"
 
 /* Collective. Generate sampling.rows rows with the model (each rank its block of rows,
- * in chunks of sampling.chunk_rows) and write them collectively to path. */
+ * in chunks of sampling.chunk_rows) and write them collectively to path. With
+ * sampling.conditions, the rows are the model's rows that match them (release_conditional.c). */
 int sm_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model, const char *path);
+
+/* Local. Every sampling.condition names a categorical or boolean column of s and one of its
+ * categories; SM_EINPUT at the condition's position otherwise. */
+int sm_release_check_conditions(sm_ctx *ctx, const sm_experiment *e, const sm_schema *s);
 
 /* Collective. Read this rank's block of the rows of a release (all columns). */
 int sm_release_read(sm_ctx *ctx, const char *path, sm_table *out);

@@ -49,6 +49,9 @@ double sm_norm_quantile(double p);
 /* Fast standard normal quantile of a 32-bit draw: u = (x + 0.5) / 2^32 (the same rational
  * approximation without the refinement, relative error below 1.2e-9). */
 double sm_normal_from_u32(uint32_t x);
+/* out[i] = sm_normal_from_u32(next draw of r) for i < n, the same values as n calls, in a
+ * loop the compiler can vectorise. */
+void sm_rng_normals(sm_rng *r, float *out, int n);
 
 /* 64-bit mix of a value (splitmix64 finaliser), for hashing seeds and names. */
 uint64_t sm_hash64(uint64_t x);

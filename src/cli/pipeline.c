@@ -179,6 +179,7 @@ int sm_cli_read_data(sm_ctx *ctx, const sm_experiment *e, sm_dataset *d) {
          d->train.schema.n_cols, sm_elapsed(ctx) - t0);
   sm_schema_log(ctx, &d->train.schema);
   SM_TRY(check_private_schema(ctx, e, &d->train.schema));
+  SM_TRY(sm_release_check_conditions(ctx, e, &d->train.schema));
   return check_target(ctx, e, &d->train.schema);
 }
 

@@ -14,8 +14,9 @@ const char *const cfg_log_level_names[4] = {"error", "warn", "info", "debug"};
 static const char *const top_keys[] = {"version", "name",     "data",       "holdout",
                                        "model",   "sampling", "evaluation", "runtime",
                                        "privacy", "sweep",    NULL};
-static const char *const sampling_keys[] = {"rows",        "seed",      "output", "chunk_rows",
-                                            "compression", "overwrite", "length", NULL};
+static const char *const sampling_keys[] = {
+    "rows",      "seed",       "output",         "chunk_rows", "compression",
+    "overwrite", "conditions", "max_candidates", "length",     NULL};
 static const char *const eval_keys[] = {"enabled", "target",           "max_rows",   "seed",
                                         "utility", "utility_max_rows", "classifier", NULL};
 static const char *const classifier_keys[] = {"rounds", "max_depth", "learning_rate", NULL};
@@ -185,12 +186,16 @@ static int read_sampling(const cfg_source *src, const cfg_node *root, sm_experim
   s->compression = (int)level;
   SM_TRY(cfg_get_bool(src, map, "sampling", "overwrite", 0, &s->overwrite));
 
-  /* length: bases per sequence, for sequence data only */
+  /* length: bases per sequence, for sequence data only; sequences take no conditions */
   SM_TRY(cfg_get_int(src, map, "sampling", "length", 0, INT32_MAX, 0, &s->length));
   if (s->length > 0 && strcmp(e->data.format, "fasta") != 0)
     return cfg_error(src, cfg_get(map, "length"),
                      "sampling.length: only sequence data (data.format: fasta) take a length");
-  return SM_OK;
+  if (!strcmp(e->data.format, "fasta") && cfg_get(map, "conditions"))
+    return cfg_error(src, cfg_get(map, "conditions"),
+                     "sampling.conditions: sequence data (data.format: fasta) have no columns "
+                     "to condition on");
+  return cfg_read_conditions(src, map, s);
 }
 
 /* classifier: the gradient-boosted trees used for utility. */
@@ -326,6 +331,8 @@ static int read_sections(const cfg_source *src, const cfg_node *root, const char
   SM_TRY(cfg_read_model(src, root, &e->model));
   SM_TRY(check_model_data(src, root, e));
   SM_TRY(read_sampling(src, root, e));
+  for (int i = 0; i < e->sampling.n_conditions && e->data.n_columns > 0; i++)
+    SM_TRY(cfg_check_condition(src, &e->data, &e->sampling.conditions[i]));
   SM_TRY(read_evaluation(src, root, e));
   SM_TRY(cfg_read_privacy(src, root, &e->privacy));
   SM_TRY(read_runtime(src, root, e));
@@ -401,6 +408,7 @@ void sm_experiment_free(sm_experiment *e) {
   free(e->model.kind);
   cfg_params_free(&e->model.params);
   free(e->sampling.output);
+  cfg_conditions_free(&e->sampling);
   free(e->evaluation.target);
   free(e->evaluation.target_at);
   free(e->runtime.output_dir);

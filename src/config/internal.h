@@ -22,6 +22,12 @@ void cfg_params_free(sm_params *p);
 int cfg_read_privacy(const cfg_source *src, const cfg_node *root, sm_privacy_spec *out);
 void cfg_privacy_free(sm_privacy_spec *p);
 
+/* sampling.conditions and sampling.max_candidates (conditions.c). */
+int cfg_read_conditions(const cfg_source *src, const cfg_node *sampling, sm_sampling_spec *out);
+void cfg_conditions_free(sm_sampling_spec *s);
+/* A condition on a declared column, checked against the declaration. */
+int cfg_check_condition(const cfg_source *src, const sm_source_spec *data, const sm_condition *c);
+
 /* sweep: dotted keys and their values (sweep.c). */
 int cfg_read_sweep(const cfg_source *src, const cfg_node *root, sm_sweep_spec *out);
 void cfg_sweep_free(sm_sweep_spec *s);

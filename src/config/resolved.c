@@ -220,6 +220,14 @@ int cfg_write_resolved(sm_ctx *ctx, const sm_experiment *e, char **out) {
   put_str_between(&t, "  output: ", s->output, "\n");
   put(&t, "  chunk_rows: %" PRId64 "\n  compression: %d\n", s->chunk_rows, s->compression);
   put_bool(&t, "  overwrite", s->overwrite);
+  if (s->n_conditions > 0) {
+    put(&t, "  conditions: {");
+    for (int i = 0; i < s->n_conditions; i++) {
+      put_str_between(&t, i ? ", " : "", s->conditions[i].column, ": ");
+      put_str(&t, s->conditions[i].value);
+    }
+    put(&t, "}\n  max_candidates: %" PRId64 "\n", s->max_candidates);
+  }
   if (!strcmp(e->data.format, "fasta"))
     put(&t, "  length: %" PRId64 "\n", s->length);
   put_evaluation(&t, &e->evaluation);

@@ -118,6 +118,27 @@ double sm_normal_from_u32(uint32_t x) {
   return p < 0.5 ? g : -g;
 }
 
+/* Draws per pass of sm_rng_normals. */
+#define NORMALS_BLOCK 64
+
+void sm_rng_normals(sm_rng *r, float *out, int n) {
+  uint32_t x[NORMALS_BLOCK];
+  for (int at = 0; at < n; at += NORMALS_BLOCK) {
+    int len = n - at < NORMALS_BLOCK ? n - at : NORMALS_BLOCK;
+    for (int i = 0; i < len; i++)
+      x[i] = sm_rng_u32(r);
+
+    /* the centre formula for every draw (vectorised), then the few tails one by one */
+    for (int i = 0; i < len; i++)
+      out[at + i] = (float)acklam_centre(((double)x[i] + 0.5) * 0x1.0p-32);
+    for (int i = 0; i < len; i++) {
+      double p = ((double)x[i] + 0.5) * 0x1.0p-32;
+      if (p < ACKLAM_P_LOW || p > 1.0 - ACKLAM_P_LOW)
+        out[at + i] = (float)sm_normal_from_u32(x[i]);
+    }
+  }
+}
+
 uint64_t sm_hash64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;

@@ -8,19 +8,12 @@
 
 #include "io/h5util.h"
 #include "io/io.h"
+#include "io/release_internal.h"
 
 /* Largest HDF5 chunk, in rows (8 MiB of float64). */
 #define MAX_CHUNK_ROWS ((int64_t)1 << 20)
 /* Seconds between progress lines. */
 #define PROGRESS_EVERY 5.0
-
-/* The open partial file and one dataset per column. */
-typedef struct release_writer {
-  hid_t file;
-  hid_t dxpl;   /* collective transfers */
-  hid_t *dsets; /* (n_cols) /columns/<name> */
-  int n_cols;
-} release_writer;
 
 /* Progress of the write, for rank 0's log lines. */
 typedef struct release_progress {
@@ -64,6 +57,7 @@ static int check_request(sm_ctx *ctx, const sm_experiment *e, const sm_model *mo
                    (long long)s->chunk_rows);
   if (s->compression < 0 || s->compression > 9)
     return sm_fail(ctx, SM_EINPUT, "sampling.compression must be 0..9 (got %d)", s->compression);
+  SM_TRY(sm_release_check_conditions(ctx, e, &model->schema));
   return sm_io_check_names(ctx, &model->schema);
 }
 
@@ -285,7 +279,9 @@ static int write_partial(sm_ctx *ctx, const sm_experiment *e, const sm_model *mo
                          const char *partial) {
   release_writer w = {-1, -1, NULL, 0};
   int rc = sm_agree(ctx, writer_open(ctx, &w, e, model, partial));
-  if (rc == SM_OK)
+  if (rc == SM_OK && e->sampling.n_conditions > 0)
+    rc = sm_release_write_conditioned(ctx, &w, e, model);
+  else if (rc == SM_OK)
     rc = write_rows(ctx, &w, e, model);
   int closed = writer_close(ctx, &w);
   return rc != SM_OK ? rc : closed;
@@ -310,4 +306,15 @@ int sm_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model,
   sm_log(ctx, SM_LOG_INFO, "release: wrote %lld rows to %s in %.2f s (%.1f MB/s)",
          (long long)e->sampling.rows, path, seconds, bytes / 1e6 / (seconds > 0 ? seconds : 1));
   return SM_OK;
+}
+
+int sm_release_chunk_to_disk(sm_ctx *ctx, sm_table *t, int64_t row0) {
+  for (int j = 0; j < t->schema.n_cols; j++)
+    SM_TRY(to_disk(ctx, &t->schema.cols[j], t->values[j], t->n_rows, row0));
+  return SM_OK;
+}
+
+int sm_release_write_slab(sm_ctx *ctx, const release_writer *w, const sm_table *t, int64_t row0,
+                          int64_t n) {
+  return write_chunk(ctx, w, t, row0, n);
 }

@@ -1,10 +1,18 @@
 /* The data-parallel training loop: batches, one allreduce per step, checkpoints, progress.
  *
+ * The allreduce of a step is done in its two halves with the optimiser between them: a
+ * reduce-scatter gives each rank the summed gradient of its shard of the buffer, each rank
+ * updates the values of its shard only, and an allgather gives every rank every value. So
+ * the optimiser's work is divided among the ranks instead of repeated on each, for the same
+ * data moved as one allreduce.
+ *
  * The gradient buffer ends with the trainer's reserved floats: [stop, failed, loss terms].
- * Each rank writes its own values there before the allreduce, so after it every rank knows
- * whether any rank asked to stop or failed, and the global batch's mean losses, without a
- * second collective per step.
+ * Each rank writes its own values there before the reduce-scatter; the rank whose shard holds
+ * them puts their sums into the values, so after the allgather every rank knows whether any
+ * rank asked to stop or failed, and the global batch's mean losses, without a third
+ * collective per step.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +37,74 @@ void sm_trainer_free(sm_trainer *t) {
   if (!t)
     return;
   free(t->history);
+  free(t->shard_counts);
+  free(t->shard_displs);
+  free(t->shard_grad);
   t->history = NULL;
+  t->shard_grad = NULL;
+  t->shard_counts = t->shard_displs = NULL;
+}
+
+/* ---- the optimiser's shards ----------------------------------------------------------- */
+
+/* Floats of the buffer before rank r's shard: equal parts, on 16-float (64-byte) bounds. */
+static size_t shard_start(size_t n, int r, int ranks) {
+  size_t at = (size_t)((double)n * r / ranks + 0.5);
+  at = (at + 15) / 16 * 16;
+  return r == 0 ? 0 : (at < n ? at : n);
+}
+
+/* Local. The shard table and this rank's gradient shard. */
+static int shards_alloc(sm_ctx *ctx, sm_trainer *t) {
+  size_t n = t->params->n;
+  if (n > (size_t)INT_MAX)
+    return sm_fail(ctx, SM_ERR, "gradient buffer of %zu floats is too large for one collective", n);
+  t->shard_counts = sm_malloc(ctx, (size_t)ctx->size * sizeof(int));
+  t->shard_displs = sm_malloc(ctx, (size_t)ctx->size * sizeof(int));
+  if (!t->shard_counts || !t->shard_displs)
+    return SM_ERR;
+  for (int r = 0; r < ctx->size; r++) {
+    size_t lo = shard_start(n, r, ctx->size);
+    size_t hi = r + 1 < ctx->size ? shard_start(n, r + 1, ctx->size) : n;
+    t->shard_displs[r] = (int)lo;
+    t->shard_counts[r] = (int)(hi - lo);
+  }
+  int mine = t->shard_counts[ctx->rank];
+  t->shard_grad = sm_malloc(ctx, (size_t)(mine > 0 ? mine : 1) * sizeof(float));
+  return t->shard_grad ? SM_OK : SM_ERR;
+}
+
+/* Collective. The step's allreduce with the update between its halves (see the top of the
+ * file). The reserved floats come back scaled, like the gradients, in p->value. */
+static int reduce_and_update(sm_ctx *ctx, sm_trainer *t, float scale) {
+  sm_nn_params *p = t->params;
+  size_t lo = (size_t)t->shard_displs[ctx->rank];
+  size_t hi = lo + (size_t)t->shard_counts[ctx->rank];
+
+  /* this rank's shard of the summed gradients */
+  SM_MPI_CHECK(ctx, MPI_Reduce_scatter(p->grad, t->shard_grad, t->shard_counts, MPI_FLOAT, MPI_SUM,
+                                       ctx->comm));
+
+  /* the update of the shard's parameters; the reserved sums go into the values */
+  size_t end = hi < t->slots ? hi : (lo > t->slots ? lo : t->slots);
+  sm_adam_step_shard(t->adam, p->value, t->shard_grad, scale, lo, end);
+  for (size_t i = end; i < hi; i++)
+    p->value[i] = t->shard_grad[i - lo] * scale;
+
+  /* every value to every rank */
+  SM_MPI_CHECK(ctx, MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, p->value, t->shard_counts,
+                                   t->shard_displs, MPI_FLOAT, ctx->comm));
+  return SM_OK;
+}
+
+/* Collective. Every rank's shard of the optimiser's moments to every rank (before a
+ * checkpoint, which saves them whole). */
+static int gather_moments(sm_ctx *ctx, const sm_trainer *t) {
+  float *moments[2] = {t->adam->m, t->adam->v};
+  for (int k = 0; k < 2; k++)
+    SM_MPI_CHECK(ctx, MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, moments[k],
+                                     t->shard_counts, t->shard_displs, MPI_FLOAT, ctx->comm));
+  return SM_OK;
 }
 
 /* ---- progress (rank 0) --------------------------------------------------------------- */
@@ -140,8 +215,9 @@ static int local_gradients(sm_ctx *ctx, sm_trainer *t, const sm_permutation *per
   return SM_OK;
 }
 
-/* Collective. One step: local forward/backward, the allreduce, the optimiser update.
- * *stop becomes 1 when any rank asked to stop; losses gets the step's mean losses. */
+/* Collective. One step: local forward/backward, then the allreduce with the optimiser's
+ * update between its halves. *stop becomes 1 when any rank asked to stop; losses gets the
+ * step's mean losses. */
 static int train_step(sm_ctx *ctx, sm_trainer *t, const sm_permutation *perm, int64_t *rows,
                       int stop_here, int *stop, float *losses) {
   sm_nn_params *p = t->params;
@@ -157,21 +233,22 @@ static int train_step(sm_ctx *ctx, sm_trainer *t, const sm_permutation *perm, in
   for (int k = 0; k < t->n_losses; k++)
     slot[SLOT_LOSS + k] = (float)local[k];
   float scale = t->dp.enabled ? (float)(1.0 / divisor) : 1.0f / (float)divisor;
-  SM_TRY(sm_nn_allreduce_grad(ctx, p, scale));
+  SM_TRY(reduce_and_update(ctx, t, scale));
 
-  /* read and clear the reserved floats, so the optimiser leaves their values at zero */
-  int failed = slot[SLOT_FAILED] > 0.0f;
-  *stop = slot[SLOT_STOP] > 0.0f;
+  /* read and clear the reserved floats (a failed step's update is never used: the run
+   * ends with the failure on every rank) */
+  float *sums = p->value + t->slots;
+  int failed = sums[SLOT_FAILED] > 0.0f;
+  *stop = sums[SLOT_STOP] > 0.0f;
   for (int k = 0; k < t->n_losses; k++) {
-    losses[k] = slot[SLOT_LOSS + k];
-    t->epoch_sum[k] += (double)slot[SLOT_LOSS + k] * divisor;
+    losses[k] = sums[SLOT_LOSS + k];
+    t->epoch_sum[k] += (double)sums[SLOT_LOSS + k] * divisor;
   }
-  memset(slot, 0, (SLOT_LOSS + (size_t)t->n_losses) * sizeof(float));
+  memset(sums, 0, (SLOT_LOSS + (size_t)t->n_losses) * sizeof(float));
   if (failed)
     return sm_agree(ctx, rc == SM_OK ? SM_OK : rc);
 
-  /* the update, identical on every rank */
-  sm_adam_step(t->adam, p);
+  /* the model's own step (e.g. clamping), identical on every rank */
   if (t->after_step)
     t->after_step(t->model);
   t->step++;
@@ -184,6 +261,7 @@ static int checkpoint(sm_ctx *ctx, const sm_trainer *t, const sm_fit_options *op
     return SM_OK;
   int64_t done = t->epoch * sm_batches_per_epoch(t->n_global, t->batch_size) + t->step;
   SM_TRY(sm_agree(ctx, sm_trainer_dp_record(ctx, t, done, t->ledger)));
+  SM_TRY(gather_moments(ctx, t));
   int rc = sm_trainer_save(ctx, t, opt->checkpoint, opt->experiment_hash);
   if (rc == SM_OK)
     sm_log(ctx, SM_LOG_DEBUG, "checkpoint at epoch %lld step %lld written to %s",
@@ -223,7 +301,9 @@ static int prepare(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt, int64_
   int rc = SM_OK;
   if (!t->history || !*rows)
     rc = SM_ERR;
-  else if (t->n_losses < 0 || t->n_losses > SM_TRAINER_MAX_LOSSES || t->batch_size < 1)
+  else
+    rc = shards_alloc(ctx, t);
+  if (rc == SM_OK && (t->n_losses < 0 || t->n_losses > SM_TRAINER_MAX_LOSSES || t->batch_size < 1))
     rc = sm_fail(ctx, SM_ERR, "trainer set up with %d loss terms and batch size %lld", t->n_losses,
                  (long long)t->batch_size);
   t->epoch = 0;

@@ -103,6 +103,10 @@ typedef struct sm_trainer {
   int64_t epoch, step;                     /* next step to take */
   double epoch_sum[SM_TRAINER_MAX_LOSSES]; /* loss sums of the epoch so far */
   double *history;                         /* (epochs, n_losses) mean loss per row */
+
+  /* this rank's shard of the buffer for the optimiser (set up by sm_trainer_run) */
+  int *shard_counts, *shard_displs; /* (ranks) floats and offset of each rank's shard */
+  float *shard_grad;                /* (shard_counts[rank]) summed gradient of the shard */
 } sm_trainer;
 
 /* Reserve the trainer's floats at the end of the parameter buffer (1 + n_losses of them;

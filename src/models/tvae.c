@@ -3,7 +3,8 @@
  *
  * Fit (collective): mode-specific normalisation is fitted on all ranks' rows, each rank
  * encodes its rows, and the trainer runs the epochs: every step each rank takes its rows of
- * the global batch through encoder and decoder, and one allreduce sums the gradients.
+ * the global batch through encoder and decoder, and one allreduce (a reduce-scatter and an
+ * allgather, see trainer.c) sums the gradients.
  * Sample (local): row i draws z ~ N(0, I) from (seed, SM_STREAM_SAMPLE, i), the decoder maps
  * it to an encoded row, and the encoder's inverse (with the learned sigma as noise, drawn
  * from (seed, SM_STREAM_DECODE, i)) turns that into values.
@@ -281,8 +282,7 @@ static void decode_block(const tvae_state *st, sample_block *b, uint64_t seed, i
   for (int r = 0; r < SAMPLE_BLOCK_ROWS; r++) {
     sm_rng rng;
     sm_rng_init(&rng, seed, SM_STREAM_SAMPLE, (uint64_t)(first + r));
-    for (int k = 0; k < emb; k++)
-      b->z[(size_t)r * emb + k] = (float)sm_normal_from_u32(sm_rng_u32(&rng));
+    sm_rng_normals(&rng, b->z + (size_t)r * emb, emb);
   }
   sm_tvae_decoder_forward(&st->net, &st->set, b->z, SAMPLE_BLOCK_ROWS, b->pre, b->post, b->out);
   for (int k = 0; k < st->encoder.n_spans; k++) {

@@ -255,10 +255,10 @@ static void encoder_forward(tvae_train *tr, const int64_t *rows, int m, int64_t 
   for (int r = 0; r < m; r++) {
     sm_rng rng;
     sm_rng_init(&rng, noise_seed, SM_STREAM_NN_NOISE, (uint64_t)(tr->row_offset + rows[r]));
+    sm_rng_normals(&rng, tr->eps + (size_t)r * emb, emb);
     for (int k = 0; k < emb; k++) {
       size_t i = (size_t)r * emb + k;
       tr->std[i] = expf(0.5f * tr->logvar[i]);
-      tr->eps[i] = (float)sm_normal_from_u32(sm_rng_u32(&rng));
       tr->z[i] = tr->mu[i] + tr->eps[i] * tr->std[i];
     }
   }

@@ -33,8 +33,9 @@ void sm_adam_free(sm_adam *opt) {
 
 /* Step t: g (+ wd value for Adam), or value *= 1 - lr wd first for AdamW; then
  * m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2 and
- * value -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps). Updates opt->n values. */
-void sm_adam_step(sm_adam *opt, sm_nn_params *p) {
+ * value -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
+void sm_adam_step_shard(sm_adam *opt, float *value, const float *grad, float scale, size_t lo,
+                        size_t hi) {
   opt->step++;
   double t = (double)opt->step;
   const float b1 = (float)opt->beta1, b2 = (float)opt->beta2, wd = (float)opt->weight_decay;
@@ -43,17 +44,21 @@ void sm_adam_step(sm_adam *opt, sm_nn_params *p) {
   const float eps = (float)opt->eps;
   const float decay = opt->decoupled ? (float)(1.0 - opt->lr * opt->weight_decay) : 1.0f;
   const float l2 = opt->decoupled ? 0.0f : wd;
-  float *restrict m = opt->m, *restrict v = opt->v, *restrict w = p->value;
-  const float *restrict grad = p->grad;
+  float *restrict m = opt->m + lo, *restrict v = opt->v + lo, *restrict w = value + lo;
+  const float *restrict gs = grad;
 
   /* float32 arithmetic as PyTorch's: one pass the compiler can vectorise */
-  for (size_t i = 0; i < opt->n; i++) {
+  for (size_t i = 0; i < hi - lo; i++) {
     /* weight decay: decoupled shrink (AdamW) or L2 term in the gradient (Adam) */
-    float wi = w[i] * decay, g = grad[i] + l2 * w[i];
+    float wi = w[i] * decay, g = gs[i] * scale + l2 * w[i];
 
     /* moments, then the bias-corrected update */
     m[i] = b1 * m[i] + (1.0f - b1) * g;
     v[i] = b2 * v[i] + (1.0f - b2) * g * g;
     w[i] = wi - step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
   }
+}
+
+void sm_adam_step(sm_adam *opt, sm_nn_params *p) {
+  sm_adam_step_shard(opt, p->value, p->grad, 1.0f, 0, opt->n);
 }

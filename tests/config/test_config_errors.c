@@ -52,7 +52,7 @@ static const error_case cases[] = {
     /* keys and required keys */
     {"unknown-key", HEAD DATA MODEL "sampling:\n  rows: 10\n  rowz: 5\n", NULL,
      ":11:3: unknown key 'rowz' in sampling (known: rows, seed, output, chunk_rows, "
-     "compression, overwrite, length)"},
+     "compression, overwrite, conditions, max_candidates, length)"},
     {"unknown-top", HEAD DATA MODEL "sampels: 1\n", NULL,
      ":9:1: unknown key 'sampels' at the top level (known: version, name, data, holdout, "
      "model, sampling, evaluation, runtime, privacy, sweep)"},
@@ -145,7 +145,7 @@ static const error_case cases[] = {
     /* overrides */
     {"set-unknown", HEAD DATA MODEL, "sampling.rowz=5",
      "--set sampling.rowz=5: unknown key 'rowz' in sampling (known: rows, seed, output, "
-     "chunk_rows, compression, overwrite, length)"},
+     "chunk_rows, compression, overwrite, conditions, max_candidates, length)"},
     {"set-value", HEAD DATA MODEL, "sampling.rows=-5",
      "--set sampling.rows=-5: sampling.rows: expected a non-negative integer, got '-5'"},
     {"set-no-equals", HEAD DATA MODEL, "sampling",

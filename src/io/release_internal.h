@@ -1,0 +1,28 @@
+/* Private: the pieces of the release writer shared by the plain and the conditioned release. */
+#ifndef SYNTHMPI_IO_RELEASE_INTERNAL_H
+#define SYNTHMPI_IO_RELEASE_INTERNAL_H
+
+#include "io/h5util.h"
+#include "synthmpi/release.h"
+
+/* The open partial file and one dataset per column. */
+typedef struct release_writer {
+  hid_t file;
+  hid_t dxpl;   /* collective transfers */
+  hid_t *dsets; /* (n_cols) /columns/<name> */
+  int n_cols;
+} release_writer;
+
+/* Local. In place: the sampled float64 values of t's n_rows rows become their stored types
+ * (row0 is the global index of t's first row, for messages). */
+int sm_release_chunk_to_disk(sm_ctx *ctx, sm_table *t, int64_t row0);
+/* Collective. Write t's first n rows as global rows [row0, row0 + n) of every column;
+ * n = 0 takes part in the collective write with nothing. */
+int sm_release_write_slab(sm_ctx *ctx, const release_writer *w, const sm_table *t, int64_t row0,
+                          int64_t n);
+
+/* Collective. Fill the release with rows of the model that match sampling.conditions. */
+int sm_release_write_conditioned(sm_ctx *ctx, const release_writer *w, const sm_experiment *e,
+                                 const sm_model *model);
+
+#endif
