@@ -67,12 +67,16 @@ typedef struct sm_source_spec {
   int trim;      /* trim spaces around unquoted fields */
   int n_columns; /* declared columns (all, in order, when header is false) */
   sm_column_spec *columns;
+  int64_t window; /* fasta: bases per window; 0 = whole records */
+  int64_t stride; /* fasta: bases between window starts; 0 = window */
+  int non_acgt;   /* fasta: sm_non_acgt (seq.h): 0 skip windows, 1 random bases */
 } sm_source_spec;
 
 typedef enum sm_holdout_kind {
   SM_HOLDOUT_NONE = 0,
   SM_HOLDOUT_FILE = 1,
-  SM_HOLDOUT_FRACTION = 2
+  SM_HOLDOUT_FRACTION = 2,
+  SM_HOLDOUT_TAIL = 3 /* fasta: the last `fraction` of every record (split: tail) */
 } sm_holdout_kind;
 
 typedef struct sm_holdout_spec {
@@ -104,6 +108,7 @@ typedef struct sm_sampling_spec {
   int n_conditions;   /* sampling.conditions, in file order */
   sm_condition *conditions;
   int64_t max_candidates; /* conditioned release: rows drawn at most before giving up */
+  int64_t length;         /* fasta: bases per sequence; 0 = the longest training window */
 } sm_sampling_spec;
 
 typedef struct sm_eval_spec {

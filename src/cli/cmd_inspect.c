@@ -3,7 +3,12 @@
 
 #include "cli/cli.h"
 #include "synthmpi/release.h"
+#include "synthmpi/seq.h"
 
 int sm_cmd_inspect(sm_ctx *ctx, const sm_cli_args *args) {
+  int seq = 0;
+  SM_TRY(sm_seq_is_release(ctx, args->target, &seq));
+  if (seq)
+    return sm_seq_inspect(ctx, args->target, stdout);
   return sm_release_inspect(ctx, args->target, stdout);
 }

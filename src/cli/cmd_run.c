@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "synthmpi/release.h"
+#include "synthmpi/seq.h"
 
 /* Collective: an existing release without sampling.overwrite is refused before any work, so
  * a run that would fail at the end writes no model either. */
@@ -31,6 +32,13 @@ int sm_cmd_run(sm_ctx *ctx, const sm_cli_args *args) {
   sm_model m = {0};
   char *model_path = NULL, *release_path = NULL;
   SM_TRY(sm_cli_load(ctx, args, &e));
+
+  /* sequence data have their own pipeline */
+  if (sm_seq_experiment(&e)) {
+    int seq_rc = sm_seq_run(ctx, &e);
+    sm_experiment_free(&e);
+    return seq_rc;
+  }
 
   /* read and fit */
   int rc = check_release_free(ctx, &e);

@@ -10,6 +10,7 @@
 #include "synthmpi/eval.h"
 #include "synthmpi/release.h"
 #include "synthmpi/rng.h"
+#include "synthmpi/seq.h"
 
 /* BLAS threads: the experiment's value, else OPENBLAS_NUM_THREADS, else cores on the node
  * divided by the ranks on it. */
@@ -137,8 +138,19 @@ static int check_private_schema(sm_ctx *ctx, const sm_experiment *e, const sm_sc
   return SM_OK;
 }
 
+/* Local: sequence experiments run end to end (synthmpi run), not step by step. */
+static int check_tabular(sm_ctx *ctx, const sm_experiment *e) {
+  if (!sm_seq_experiment(e))
+    return SM_OK;
+  return sm_fail(ctx, SM_EINPUT,
+                 "%s: FASTA experiments run end to end with 'synthmpi run' (fit, sample and "
+                 "eval are not separate steps for sequence models)",
+                 e->path);
+}
+
 int sm_cli_read_data(sm_ctx *ctx, const sm_experiment *e, sm_dataset *d) {
   memset(d, 0, sizeof(*d));
+  SM_TRY(sm_agree(ctx, check_tabular(ctx, e)));
   SM_TRY(sm_agree(ctx, check_private_run(ctx, e)));
   double t0 = sm_elapsed(ctx);
   sm_log(ctx, SM_LOG_INFO, "reading %s on %d rank%s", e->data.path, ctx->size,
@@ -241,6 +253,7 @@ int sm_cli_fit(sm_ctx *ctx, const sm_experiment *e, const sm_cli_args *args, con
 }
 
 int sm_cli_sample(sm_ctx *ctx, sm_experiment *e, const sm_model *m, int64_t train_rows) {
+  SM_TRY(sm_agree(ctx, check_tabular(ctx, e)));
   /* rows: 0 means as many as the model was trained on */
   if (e->sampling.rows == 0)
     e->sampling.rows = train_rows;

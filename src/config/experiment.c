@@ -7,15 +7,16 @@
 #include <unistd.h>
 
 #include "config/internal.h"
+#include "synthmpi/seq.h"
 
 const char *const cfg_log_level_names[4] = {"error", "warn", "info", "debug"};
 
 static const char *const top_keys[] = {"version", "name",     "data",       "holdout",
                                        "model",   "sampling", "evaluation", "runtime",
                                        "privacy", "sweep",    NULL};
-static const char *const sampling_keys[] = {"rows",       "seed",           "output",
-                                            "chunk_rows", "compression",    "overwrite",
-                                            "conditions", "max_candidates", NULL};
+static const char *const sampling_keys[] = {
+    "rows",      "seed",       "output",         "chunk_rows", "compression",
+    "overwrite", "conditions", "max_candidates", "length",     NULL};
 static const char *const eval_keys[] = {"enabled", "target",           "max_rows",   "seed",
                                         "utility", "utility_max_rows", "classifier", NULL};
 static const char *const classifier_keys[] = {"rounds", "max_depth", "learning_rate", NULL};
@@ -104,6 +105,18 @@ static int share_file(sm_ctx *ctx, const char *path, char **bytes, size_t *len, 
 
 /* ---- sections ------------------------------------------------------------------------ */
 
+/* Sequence models need sequence data (data.format: fasta), and sequence data one of them. */
+static int check_model_data(const cfg_source *src, const cfg_node *root, const sm_experiment *e) {
+  int seq_model = sm_seq_model_find(e->model.kind) != NULL;
+  int seq_data = strcmp(e->data.format, "fasta") == 0;
+  if (seq_model == seq_data)
+    return SM_OK;
+  return cfg_error(src, cfg_get(cfg_get(root, "model"), "kind"),
+                   seq_data ? "model.kind: FASTA data need a sequence model (dna_markov), got '%s'"
+                            : "model.kind: '%s' models DNA sequences; it needs data.format: fasta",
+                   e->model.kind);
+}
+
 /* name: default is the file name without its extension. */
 static int read_name(const cfg_source *src, const cfg_node *root, sm_experiment *e) {
   const char *slash = strrchr(e->path, '/');
@@ -172,6 +185,16 @@ static int read_sampling(const cfg_source *src, const cfg_node *root, sm_experim
   SM_TRY(cfg_get_int(src, map, "sampling", "compression", 0, 9, 0, &level));
   s->compression = (int)level;
   SM_TRY(cfg_get_bool(src, map, "sampling", "overwrite", 0, &s->overwrite));
+
+  /* length: bases per sequence, for sequence data only; sequences take no conditions */
+  SM_TRY(cfg_get_int(src, map, "sampling", "length", 0, INT32_MAX, 0, &s->length));
+  if (s->length > 0 && strcmp(e->data.format, "fasta") != 0)
+    return cfg_error(src, cfg_get(map, "length"),
+                     "sampling.length: only sequence data (data.format: fasta) take a length");
+  if (!strcmp(e->data.format, "fasta") && cfg_get(map, "conditions"))
+    return cfg_error(src, cfg_get(map, "conditions"),
+                     "sampling.conditions: sequence data (data.format: fasta) have no columns "
+                     "to condition on");
   return cfg_read_conditions(src, map, s);
 }
 
@@ -306,6 +329,7 @@ static int read_sections(const cfg_source *src, const cfg_node *root, const char
   SM_TRY(cfg_read_data(src, root, base, &e->data));
   SM_TRY(cfg_read_holdout(src, root, base, &e->data, &e->holdout));
   SM_TRY(cfg_read_model(src, root, &e->model));
+  SM_TRY(check_model_data(src, root, e));
   SM_TRY(read_sampling(src, root, e));
   for (int i = 0; i < e->sampling.n_conditions && e->data.n_columns > 0; i++)
     SM_TRY(cfg_check_condition(src, &e->data, &e->sampling.conditions[i]));

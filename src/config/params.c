@@ -7,6 +7,7 @@
 
 #include "config/internal.h"
 #include "synthmpi/model.h"
+#include "synthmpi/seq.h"
 
 /* Is value one of the "a|b|c" choices? */
 static int in_choices(const char *choices, const char *value) {
@@ -86,13 +87,15 @@ static const char **model_keys(const sm_model_ops *ops) {
 /* The registered model named by model.kind, or an error listing them. */
 static int find_model(const cfg_source *src, const cfg_node *kind_node, const char *kind,
                       const sm_model_ops **ops) {
-  if ((*ops = sm_model_find(kind)))
+  if ((*ops = sm_model_find(kind)) || (*ops = sm_seq_model_find(kind)))
     return SM_OK;
   char list[256] = "";
   size_t used = 0;
   const sm_model_ops *const *all = sm_model_list();
   for (int i = 0; all[i] && used < sizeof list; i++)
     used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", all[i]->kind);
+  if (used < sizeof list)
+    snprintf(list + used, sizeof list - used, ", dna_markov (FASTA data)");
   char got[96];
   cfg_describe(kind_node, got, sizeof got);
   return cfg_error(src, kind_node, "model.kind: unknown model %s (registered: %s)", got, list);

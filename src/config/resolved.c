@@ -141,6 +141,10 @@ static void put_source(text *t, const sm_source_spec *s, int with_columns) {
   put_str_list(t, s->missing, s->n_missing);
   put(t, "\n");
   put_bool(t, "  trim", s->trim);
+  if (with_columns && !strcmp(s->format, "fasta")) {
+    put(t, "  window: %" PRId64 "\n  stride: %" PRId64 "\n", s->window, s->stride);
+    put(t, "  non_acgt: %s\n", s->non_acgt ? "random" : "skip");
+  }
   if (!with_columns || s->n_columns == 0)
     return;
   put(t, "  columns:\n");
@@ -205,6 +209,8 @@ int cfg_write_resolved(sm_ctx *ctx, const sm_experiment *e, char **out) {
     put_real_between(&t, "holdout:\n  fraction: ", e->holdout.fraction, "\n");
     put(&t, "  seed: %" PRIu64 "\n", e->holdout.seed);
   }
+  if (e->holdout.kind == SM_HOLDOUT_TAIL)
+    put_real_between(&t, "holdout:\n  fraction: ", e->holdout.fraction, "\n  split: tail\n");
   put_model(&t, &e->model);
   put_privacy(&t, &e->privacy);
 
@@ -222,6 +228,8 @@ int cfg_write_resolved(sm_ctx *ctx, const sm_experiment *e, char **out) {
     }
     put(&t, "}\n  max_candidates: %" PRId64 "\n", s->max_candidates);
   }
+  if (!strcmp(e->data.format, "fasta"))
+    put(&t, "  length: %" PRId64 "\n", s->length);
   put_evaluation(&t, &e->evaluation);
   put_str_between(&t, "runtime:\n  output_dir: ", e->runtime.output_dir, "\n");
   put(&t, "  log_level: %s\n", cfg_log_level_names[e->runtime.log_level]);

@@ -9,10 +9,14 @@
 
 #define WHAT_MAX 160
 
-static const char *const data_keys[] = {"path",    "format", "header",  "skip_lines", "delimiter",
-                                        "missing", "trim",   "columns", NULL};
-static const char *const holdout_keys[] = {"path",       "fraction",  "seed",    "format", "header",
-                                           "skip_lines", "delimiter", "missing", "trim",   NULL};
+static const char *const data_keys[] = {"path",      "format",  "header",   "skip_lines",
+                                        "delimiter", "missing", "trim",     "columns",
+                                        "window",    "stride",  "non_acgt", NULL};
+static const char *const holdout_keys[] = {"path",   "fraction",   "seed",      "format",
+                                           "header", "skip_lines", "delimiter", "missing",
+                                           "trim",   "split",      NULL};
+/* data keys that only FASTA input takes */
+static const char *const fasta_keys[] = {"window", "stride", "non_acgt", NULL};
 /* holdout keys that only make sense for a holdout file */
 static const char *const holdout_file_keys[] = {"format",  "header", "skip_lines", "delimiter",
                                                 "missing", "trim",   NULL};
@@ -101,12 +105,12 @@ static int read_settings(const cfg_source *src, const cfg_node *map, const char 
   if (!out->path)
     return oom(src);
 
-  /* the format: csv only */
+  /* the format: csv or fasta */
   SM_TRY(cfg_get_string(src, map, section, "format", dflt ? dflt->format : "csv", &out->format));
-  if (strcmp(out->format, "csv") != 0)
+  if (strcmp(out->format, "csv") != 0 && strcmp(out->format, "fasta") != 0)
     return cfg_error(src, cfg_get(map, "format"),
                      "%s.format: unsupported format '%s' "
-                     "(supported: csv)",
+                     "(supported: csv, fasta)",
                      section, out->format);
 
   /* scalars */
@@ -288,6 +292,37 @@ static int read_columns(const cfg_source *src, const cfg_node *map, sm_source_sp
                    out->columns[dup].name, out->columns[first].line);
 }
 
+/* FASTA: window, stride and what to do with letters other than ACGT; no columns. */
+static int read_fasta(const cfg_source *src, const cfg_node *map, sm_source_spec *out) {
+  if (strcmp(out->format, "fasta") != 0) {
+    for (int k = 0; fasta_keys[k]; k++)
+      if (cfg_get(map, fasta_keys[k]))
+        return cfg_error(src, cfg_get(map, fasta_keys[k]),
+                         "data.%s: only FASTA data (format: fasta) take this setting",
+                         fasta_keys[k]);
+    return SM_OK;
+  }
+  if (cfg_get(map, "columns"))
+    return cfg_error(src, cfg_get(map, "columns"), "data.columns: FASTA data have no columns");
+  SM_TRY(cfg_get_int(src, map, "data", "window", 0, INT32_MAX, 0, &out->window));
+  SM_TRY(cfg_get_int(src, map, "data", "stride", 0, INT32_MAX, 0, &out->stride));
+  if (out->stride > 0 && out->window == 0)
+    return cfg_error(src, cfg_get(map, "stride"),
+                     "data.stride: needs data.window (whole records have no stride)");
+
+  /* non_acgt: skip (default) or random */
+  char *mode = NULL;
+  SM_TRY(cfg_get_string(src, map, "data", "non_acgt", "skip", &mode));
+  int ok = !strcmp(mode, "skip") || !strcmp(mode, "random");
+  out->non_acgt = !strcmp(mode, "random");
+  free(mode);
+  if (!ok)
+    return cfg_error(src, cfg_get(map, "non_acgt"),
+                     "data.non_acgt: expected skip (drop windows holding other letters) or "
+                     "random (replace them by random bases)");
+  return SM_OK;
+}
+
 int cfg_read_data(const cfg_source *src, const cfg_node *root, const char *base,
                   sm_source_spec *out) {
   const cfg_node *map = NULL;
@@ -295,6 +330,9 @@ int cfg_read_data(const cfg_source *src, const cfg_node *root, const char *base,
   SM_TRY(cfg_get_map(src, root, "", "data", &map));
   SM_TRY(cfg_check_keys(src, map, "data", data_keys));
   SM_TRY(read_settings(src, map, "data", base, NULL, out));
+  SM_TRY(read_fasta(src, map, out));
+  if (strcmp(out->format, "fasta") == 0)
+    return SM_OK;
   return read_columns(src, map, out);
 }
 
@@ -319,6 +357,8 @@ static int read_holdout_file(const cfg_source *src, const cfg_node *map, const c
     return cfg_error(src, cfg_get(map, "seed"),
                      "holdout.seed: only a holdout fraction "
                      "takes a seed");
+  if (cfg_get(map, "split"))
+    return cfg_error(src, cfg_get(map, "split"), "holdout.split: only a holdout fraction is split");
   out->kind = SM_HOLDOUT_FILE;
   SM_TRY(read_settings(src, map, "holdout", base, data, &out->source));
   out->source.columns =
@@ -331,8 +371,28 @@ static int read_holdout_file(const cfg_source *src, const cfg_node *map, const c
   return SM_OK;
 }
 
+/* split: random (by seed) or, for FASTA, tail (the end of every record). */
+static int read_split(const cfg_source *src, const cfg_node *map, const sm_source_spec *data,
+                      sm_holdout_spec *out) {
+  char *split = NULL;
+  SM_TRY(cfg_get_string(src, map, "holdout", "split", "random", &split));
+  int tail = !strcmp(split, "tail"), random = !strcmp(split, "random");
+  free(split);
+  if (!tail && !random)
+    return cfg_error(src, cfg_get(map, "split"), "holdout.split: expected random or tail");
+  if (tail && strcmp(data->format, "fasta") != 0)
+    return cfg_error(src, cfg_get(map, "split"),
+                     "holdout.split: tail is for sequence data (data.format: fasta)");
+  if (tail && cfg_get(map, "seed"))
+    return cfg_error(src, cfg_get(map, "seed"), "holdout.seed: a tail split takes no seed");
+  if (tail)
+    out->kind = SM_HOLDOUT_TAIL;
+  return SM_OK;
+}
+
 /* A seeded share of the input rows. */
-static int read_holdout_fraction(const cfg_source *src, const cfg_node *map, sm_holdout_spec *out) {
+static int read_holdout_fraction(const cfg_source *src, const cfg_node *map,
+                                 const sm_source_spec *data, sm_holdout_spec *out) {
   for (int k = 0; holdout_file_keys[k]; k++)
     if (cfg_get(map, holdout_file_keys[k]))
       return cfg_error(src, cfg_get(map, holdout_file_keys[k]),
@@ -350,7 +410,8 @@ static int read_holdout_fraction(const cfg_source *src, const cfg_node *map, sm_
   }
   out->kind = SM_HOLDOUT_FRACTION;
   out->fraction = f;
-  return cfg_get_uint64(src, map, "holdout", "seed", 1, &out->seed);
+  SM_TRY(cfg_get_uint64(src, map, "holdout", "seed", 1, &out->seed));
+  return read_split(src, map, data, out);
 }
 
 int cfg_read_holdout(const cfg_source *src, const cfg_node *root, const char *base,
@@ -370,7 +431,7 @@ int cfg_read_holdout(const cfg_source *src, const cfg_node *root, const char *ba
     return cfg_error(src, map, "holdout: missing required key 'path' or 'fraction'");
   if (has_path)
     return read_holdout_file(src, map, base, data, out);
-  return read_holdout_fraction(src, map, out);
+  return read_holdout_fraction(src, map, data, out);
 }
 
 static void column_free(sm_column_spec *c) {

@@ -25,8 +25,10 @@ for job in "$SYNTHMPI_SOURCE_DIR"/jobs/*.sbatch; do
   bash -n "$job" || fail "$job: not valid bash"
   cfg=$(grep -o 'configs/[A-Za-z0-9_.-]*\.yaml' "$job" | head -1)
   [ -n "$cfg" ] && [ -f "$SYNTHMPI_SOURCE_DIR/$cfg" ] || fail "$job: no shipped experiment"
-  run_np 0 check "$SYNTHMPI_SOURCE_DIR/$cfg" --set "data.path=$adult_data" \
-    --set "holdout.path=$adult_test"
+  data=(--set "data.path=$adult_data" --set "holdout.path=$adult_test")
+  grep -q 'format: fasta' "$SYNTHMPI_SOURCE_DIR/$cfg" &&
+    data=(--set "data.path=$SYNTHMPI_DATA/dna/lambda_virus.fa")
+  run_np 0 check "$SYNTHMPI_SOURCE_DIR/$cfg" "${data[@]}"
   [ "$rc" -eq 0 ] || fail "$job: $cfg does not pass check"
 done
 finish

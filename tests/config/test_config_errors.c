@@ -52,7 +52,7 @@ static const error_case cases[] = {
     /* keys and required keys */
     {"unknown-key", HEAD DATA MODEL "sampling:\n  rows: 10\n  rowz: 5\n", NULL,
      ":11:3: unknown key 'rowz' in sampling (known: rows, seed, output, chunk_rows, "
-     "compression, overwrite, conditions, max_candidates)"},
+     "compression, overwrite, conditions, max_candidates, length)"},
     {"unknown-top", HEAD DATA MODEL "sampels: 1\n", NULL,
      ":9:1: unknown key 'sampels' at the top level (known: version, name, data, holdout, "
      "model, sampling, evaluation, runtime, privacy, sweep)"},
@@ -85,7 +85,7 @@ static const error_case cases[] = {
     {"delimiter", HEAD "data:\n  path: d.csv\n  delimiter: ';;'\n  columns: [{name: a}]\n" MODEL,
      NULL, ":4:14: data.delimiter: expected one character (or \"\\t\"), got ';;'"},
     {"format", HEAD "data:\n  path: d.csv\n  format: parquet\n  columns: [{name: a}]\n" MODEL, NULL,
-     ":4:11: data.format: unsupported format 'parquet' (supported: csv)"},
+     ":4:11: data.format: unsupported format 'parquet' (supported: csv, fasta)"},
     {"log-level", HEAD DATA MODEL "runtime: {log_level: loud}\n", NULL,
      ":9:22: runtime.log_level: expected one of error, warn, info, debug, got 'loud'"},
     {"null-string", HEAD "data:\n  path: d.csv\n  missing: [null]\n  columns: [{name: a}]\n" MODEL,
@@ -131,7 +131,7 @@ static const error_case cases[] = {
 
     /* model kinds and parameters */
     {"model-kind", HEAD DATA "model:\n  kind: gan\n", NULL,
-     ":8:9: model.kind: unknown model 'gan' (registered: %R)"},
+     ":8:9: model.kind: unknown model 'gan' (registered: %R, dna_markov (FASTA data))"},
     {"param-unknown", HEAD DATA MODEL "  factorisation: auto\n", NULL,
      ":9:3: unknown key 'factorisation' in model (known: kind, factorization, "
      "scalapack_min_columns, block_size, sketch_size, exact_distinct_max, min_eigenvalue)"},
@@ -145,7 +145,7 @@ static const error_case cases[] = {
     /* overrides */
     {"set-unknown", HEAD DATA MODEL, "sampling.rowz=5",
      "--set sampling.rowz=5: unknown key 'rowz' in sampling (known: rows, seed, output, "
-     "chunk_rows, compression, overwrite, conditions, max_candidates)"},
+     "chunk_rows, compression, overwrite, conditions, max_candidates, length)"},
     {"set-value", HEAD DATA MODEL, "sampling.rows=-5",
      "--set sampling.rows=-5: sampling.rows: expected a non-negative integer, got '-5'"},
     {"set-no-equals", HEAD DATA MODEL, "sampling",
@@ -156,7 +156,8 @@ static const error_case cases[] = {
      "--set data.path.x=1: 'data.path' is not a map"},
     {"set-syntax", HEAD DATA MODEL, "data.missing=[a, b", "SET-SYNTAX"},
     {"set-kind", HEAD DATA MODEL, "model.kind=gan",
-     "--set model.kind=gan: model.kind: unknown model 'gan' (registered: %R)"},
+     "--set model.kind=gan: model.kind: unknown model 'gan' "
+     "(registered: %R, dna_markov (FASTA data))"},
 };
 
 /* Nesting one level deeper than allowed, as flow lists under a key. */
