@@ -7,6 +7,7 @@
 #ifndef SYNTHMPI_GENOME_INTERNAL_H
 #define SYNTHMPI_GENOME_INTERNAL_H
 
+#include <hdf5.h>
 #include <stdio.h>
 
 #include "synthmpi/config.h"
@@ -84,6 +85,9 @@ typedef struct sm_hap_markov_spec {
 int sm_hap_markov_fit(sm_ctx *ctx, const sm_hap_markov_spec *spec, const sm_hapmat *train,
                       sm_hap_markov *m);
 
+/* Local. Offsets and zeroed counts for n_vars variants (order and alphabet set). */
+int sm_hap_markov_alloc(sm_ctx *ctx, sm_hap_markov *m, int64_t n_vars);
+
 /* Local. The sampling tables from the counts (after load or fit). */
 int sm_hap_markov_tables(sm_ctx *ctx, sm_hap_markov *m);
 
@@ -106,6 +110,11 @@ int sm_hap_markov_load(sm_ctx *ctx, const char *path, sm_hap_markov *m, sm_varia
  * /genotypes and /variants to path, staged as path.partial. */
 int sm_genome_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_hap_markov *m,
                             const sm_variants *vars, const char *path);
+
+/* Collective. The group /variants (chrom, pos, id, ref, alt), written by rank 0 inside
+ * collective calls and read by every rank. */
+int sm_genome_write_variants(sm_ctx *ctx, hid_t file, const sm_variants *v);
+int sm_genome_read_variants(sm_ctx *ctx, hid_t file, sm_variants *v);
 
 /* Collective. This rank's block of rows of a genotype release, and all its variants. */
 int sm_genome_release_read(sm_ctx *ctx, const char *path, sm_hapmat *out, sm_variants *vars);

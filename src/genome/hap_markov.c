@@ -48,8 +48,7 @@ static int64_t n_contexts(const sm_hap_markov *m, int64_t j) {
   return m->offset[j + 1] - m->offset[j];
 }
 
-/* Local. Offsets and zeroed counts for n_vars variants. */
-static int markov_alloc(sm_ctx *ctx, sm_hap_markov *m, int64_t n_vars) {
+int sm_hap_markov_alloc(sm_ctx *ctx, sm_hap_markov *m, int64_t n_vars) {
   m->n_vars = n_vars;
   m->offset = sm_calloc(ctx, (size_t)n_vars + 1, sizeof(int64_t));
   if (!m->offset)
@@ -183,7 +182,7 @@ int sm_hap_markov_fit(sm_ctx *ctx, const sm_hap_markov_spec *spec, const sm_hapm
   if (ipow(m->alphabet, m->order) * m->alphabet * (train->n_vars > 0 ? 1 : 0) > cells_max / 8)
     return sm_fail(ctx, SM_EINPUT, "model.order %d: %lld contexts per variant are too many",
                    m->order, (long long)ipow(m->alphabet, m->order));
-  SM_TRY(sm_agree(ctx, markov_alloc(ctx, m, train->n_vars)));
+  SM_TRY(sm_agree(ctx, sm_hap_markov_alloc(ctx, m, train->n_vars)));
 
   /* local counts, summed over ranks */
   for (int64_t i = 0; i < train->n_rows; i++)
