@@ -138,8 +138,7 @@ static void test_private(sm_ctx *ctx) {
   make_matrix(ctx, 2, &train);
   sm_privacy_spec priv = {.enabled = 1, .epsilon = 1, .delta = 1e-6, .reproducible = 1};
   sm_hap_markov_spec exact = {.order = ORDER, .alpha = 1};
-  sm_hap_markov_spec spec = {.order = ORDER, .alpha = 1, .privacy = &priv,
-                             .reproducible_seed = 3};
+  sm_hap_markov_spec spec = {.order = ORDER, .alpha = 1, .privacy = &priv, .reproducible_seed = 3};
   sm_hap_markov m0, m;
   CHECK(sm_hap_markov_fit(ctx, &exact, &train, &m0) == SM_OK);
   CHECK(sm_hap_markov_fit(ctx, &spec, &train, &m) == SM_OK);
@@ -160,8 +159,7 @@ static void test_private(sm_ctx *ctx) {
   MPI_Allreduce(&sum, &hi, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
   CHECK(lo == hi);
   if (ctx->rank == 0)
-    printf("private: noise std %.3f, planned %.3f over %lld cells\n", got, sigma,
-           (long long)cells);
+    printf("private: noise std %.3f, planned %.3f over %lld cells\n", got, sigma, (long long)cells);
   sm_hap_markov_free(&m0);
   sm_hap_markov_free(&m);
   sm_hapmat_free(&train);
