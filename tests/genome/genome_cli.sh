@@ -104,4 +104,24 @@ run_np 2 run "$vcf_exp" --set "data.path=$work/multi.vcf" --set "runtime.output_
   --set holdout.fraction=0.01
 [ "$rc" -eq 0 ] && grep -q "1 multi-allelic sites skipped" "$work/stderr" ||
   fail "multiallelic: skip: exit code $rc"
+
+# unphased calls: 0/1/2 genotype rows; missing calls imputed with the major allele
+{
+  printf '##fileformat=VCFv4.2\n##contig=<ID=1>\n'
+  printf '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+  printf '#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\ts1\ts2\ts3\n'
+  printf '1\t100\trs1\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\t./.\n'
+  printf '1\t200\trs2\tC\tG\t.\tPASS\t.\tGT\t0/0\t./.\t0/1\n'
+  printf '1\t300\trs3\tT\tA\t.\tPASS\t.\tGT\t0/0\t1/0\t1/1\n'
+} >"$work/unphased.vcf"
+run_np 3 run "$vcf_exp" --set "data.path=$work/unphased.vcf" --set "runtime.output_dir=$work/u" \
+  --set data.missing_calls=impute --set holdout.fraction=0.01 --set sampling.rows=7
+[ "$rc" -eq 0 ] && grep -q "unphased genotypes" "$work/stderr" &&
+  grep -q "2 missing calls imputed" "$work/stderr" || fail "unphased run: exit code $rc"
+run_np 1 inspect "$work/u/vcf-1kg-markov.h5"
+echo "$out" | grep -q "ploidy_coded *1" || fail "unphased: release not ploidy coded"
+run_np 2 export "$work/u/vcf-1kg-markov.h5" --format vcf --output "$work/u.vcf.gz"
+n=$(bcftools query -f '[%GT ]\n' "$work/u.vcf.gz" | tr ' ' '\n' | grep -c '^[01]/[01]$')
+[ "$rc" -eq 0 ] && [ "$n" -eq 21 ] || fail "unphased export: $n unphased calls, want 21"
+echo "ok: unphased genotypes"
 finish
