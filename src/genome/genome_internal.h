@@ -62,11 +62,17 @@ typedef struct sm_hap_markov {
   int order;        /* k */
   int alphabet;     /* 2, or 3 when ploidy_coded */
   int ploidy_coded; /* rows are genotypes */
+  int components;   /* mixture components (latent haplotype classes); 1: a single chain */
   double alpha;     /* additive smoothing towards the next lower order */
   int64_t n_vars;
-  int64_t *offset;  /* (n_vars + 1) start of variant j's counts in counts (in contexts) */
-  double *counts;   /* (offset[n_vars] * alphabet) counts[(offset[j] + c) * A + a] */
-  uint32_t *thresh; /* (offset[n_vars] * (alphabet - 1)) cumulative probabilities * 2^32 */
+  int64_t cells;    /* contexts over all variants: offset[n_vars] */
+  int64_t *offset;  /* (n_vars + 1) start of variant j's contexts */
+  double *weights;  /* (components) mixture weights (counts of rows) */
+  double *counts;   /* (components * cells * alphabet) counts[((k * cells) + offset[j] + c)
+                     * A + a] of component k */
+  double *logp;     /* (components * cells * alphabet) log probabilities, same layout */
+  uint32_t *thresh; /* (components * cells * (alphabet - 1)) cumulative probabilities * 2^32 */
+  uint32_t *pick;   /* (components) cumulative mixture weights * 2^32 */
   sm_ledger ledger; /* what the noise spent (empty when not private) */
 } sm_hap_markov;
 
@@ -74,6 +80,9 @@ typedef struct sm_hap_markov {
 typedef struct sm_hap_markov_spec {
   int order;
   double alpha;
+  int components;                 /* > 1: a mixture fitted by EM (not in private runs) */
+  int em_iterations;              /* EM iterations of a mixture */
+  uint64_t seed;                  /* the mixture's initial assignment */
   const sm_privacy_spec *privacy; /* NULL: exact counts */
   int laplace;                    /* private runs: Laplace noise (pure DP), else Gaussian */
   uint64_t reproducible_seed;     /* privacy.reproducible only */
@@ -85,8 +94,22 @@ typedef struct sm_hap_markov_spec {
 int sm_hap_markov_fit(sm_ctx *ctx, const sm_hap_markov_spec *spec, const sm_hapmat *train,
                       sm_hap_markov *m);
 
-/* Local. Offsets and zeroed counts for n_vars variants (order and alphabet set). */
+/* Local. Offsets, zeroed counts and weights for n_vars variants (order, alphabet and
+ * components set). */
 int sm_hap_markov_alloc(sm_ctx *ctx, sm_hap_markov *m, int64_t n_vars);
+
+/* Local. Add weight w for each transition of row g to counts (one component's block). */
+void sm_hap_markov_count_row(const sm_hap_markov *m, const uint8_t *g, double *counts, double w);
+
+/* Local. Log-likelihood of row g under component k (missing values and their contexts
+ * skipped, as in counting). */
+double sm_hap_markov_loglik(const sm_hap_markov *m, int k, const uint8_t *g);
+
+/* Collective (hap_mixture.c). Fit a mixture of m->components chains by EM: responsibilities
+ * are quantised to 1/65536 and summed as integers, so the fit is exactly the same at any
+ * rank count. */
+int sm_hap_mixture_fit(sm_ctx *ctx, const sm_hap_markov_spec *spec, const sm_hapmat *train,
+                       sm_hap_markov *m);
 
 /* Local. The sampling tables from the counts (after load or fit). */
 int sm_hap_markov_tables(sm_ctx *ctx, sm_hap_markov *m);

@@ -29,6 +29,11 @@ static const sm_param_desc hap_markov_params[] = {
      "additive smoothing of each context towards the next shorter context"},
     {"noise", SM_PARAM_STRING, "gaussian", 0, 0, "gaussian|laplace",
      "private runs: Gaussian (zCDP) or Laplace (pure DP) noise on the counts"},
+    {"components", SM_PARAM_INT, "1", 1, 64, NULL,
+     "latent haplotype classes: a mixture of chains fitted by EM (1: one chain)"},
+    {"em_iterations", SM_PARAM_INT, "30", 1, 10000, NULL, "EM iterations of a mixture"},
+    {"seed", SM_PARAM_INT, "1", 0, 9007199254740992.0, NULL,
+     "initial assignment of rows to mixture components"},
     {"reproducible_seed", SM_PARAM_INT, "1", 0, 9007199254740992.0, NULL,
      "seed of the noise when privacy.reproducible is set (tests only)"},
 };
@@ -50,13 +55,17 @@ static int64_t n_contexts(const sm_hap_markov *m, int64_t j) {
 
 int sm_hap_markov_alloc(sm_ctx *ctx, sm_hap_markov *m, int64_t n_vars) {
   m->n_vars = n_vars;
+  m->components = m->components > 0 ? m->components : 1;
   m->offset = sm_calloc(ctx, (size_t)n_vars + 1, sizeof(int64_t));
   if (!m->offset)
     return SM_ERR;
   for (int64_t j = 0; j < n_vars; j++)
     m->offset[j + 1] = m->offset[j] + ipow(m->alphabet, (int)(j < m->order ? j : m->order));
-  m->counts = sm_calloc(ctx, (size_t)(m->offset[n_vars] * m->alphabet + 1), sizeof(double));
-  return m->counts ? SM_OK : SM_ERR;
+  m->cells = m->offset[n_vars];
+  size_t n = (size_t)(m->components * m->cells * m->alphabet + 1);
+  m->counts = sm_calloc(ctx, n, sizeof(double));
+  m->weights = sm_calloc(ctx, (size_t)m->components, sizeof(double));
+  return m->counts && m->weights ? SM_OK : SM_ERR;
 }
 
 void sm_hap_markov_free(sm_hap_markov *m) {
@@ -64,16 +73,18 @@ void sm_hap_markov_free(sm_hap_markov *m) {
     return;
   free(m->offset);
   free(m->counts);
+  free(m->weights);
+  free(m->logp);
   free(m->thresh);
+  free(m->pick);
   sm_ledger_free(&m->ledger);
   memset(m, 0, sizeof(*m));
 }
 
 /* ---- counts --------------------------------------------------------------------------- */
 
-/* Local. Add one row's transitions; a value is counted when it and its whole context are
- * present (not SM_ALLELE_MISSING). */
-static void count_row(sm_hap_markov *m, const uint8_t *g) {
+/* A value is counted when it and its whole context are present (not SM_ALLELE_MISSING). */
+void sm_hap_markov_count_row(const sm_hap_markov *m, const uint8_t *g, double *counts, double w) {
   int64_t c = 0, run = 0;
   int A = m->alphabet;
   for (int64_t j = 0; j < m->n_vars; j++) {
@@ -84,11 +95,31 @@ static void count_row(sm_hap_markov *m, const uint8_t *g) {
       continue;
     }
     if (run >= k)
-      m->counts[(m->offset[j] + c) * A + a] += 1;
+      counts[(m->offset[j] + c) * A + a] += w;
     run++;
     if (j + 1 < m->n_vars)
       c = (c * A + a) % n_contexts(m, j + 1);
   }
+}
+
+double sm_hap_markov_loglik(const sm_hap_markov *m, int k, const uint8_t *g) {
+  const double *lp = m->logp + k * m->cells * m->alphabet;
+  int64_t c = 0, run = 0;
+  int A = m->alphabet;
+  double ll = 0;
+  for (int64_t j = 0; j < m->n_vars; j++) {
+    int a = g[j];
+    if (a >= A) {
+      c = 0, run = 0;
+      continue;
+    }
+    if (run >= (j < m->order ? j : m->order))
+      ll += lp[(m->offset[j] + c) * A + a];
+    run++;
+    if (j + 1 < m->n_vars)
+      c = (c * A + a) % n_contexts(m, j + 1);
+  }
+  return ll;
 }
 
 /* Local. A Laplace draw of scale b from the privacy generator. */
@@ -176,6 +207,12 @@ int sm_hap_markov_fit(sm_ctx *ctx, const sm_hap_markov_spec *spec, const sm_hapm
   memset(m, 0, sizeof(*m));
   m->order = spec->order;
   m->alpha = spec->alpha;
+  m->components = spec->components > 0 ? spec->components : 1;
+  if (m->components > 1 && spec->privacy)
+    return sm_fail(ctx, SM_EINPUT,
+                   "model.components %d: a mixture reads the data at every EM iteration and is "
+                   "not available in private runs (use components: 1)",
+                   m->components);
   m->ploidy_coded = train->ploidy_coded;
   m->alphabet = train->ploidy_coded ? 3 : 2;
   int64_t cells_max = (int64_t)1 << 31;
@@ -183,11 +220,14 @@ int sm_hap_markov_fit(sm_ctx *ctx, const sm_hap_markov_spec *spec, const sm_hapm
     return sm_fail(ctx, SM_EINPUT, "model.order %d: %lld contexts per variant are too many",
                    m->order, (long long)ipow(m->alphabet, m->order));
   SM_TRY(sm_agree(ctx, sm_hap_markov_alloc(ctx, m, train->n_vars)));
+  if (m->components > 1)
+    return sm_hap_mixture_fit(ctx, spec, train, m);
 
   /* local counts, summed over ranks */
   for (int64_t i = 0; i < train->n_rows; i++)
-    count_row(m, train->g + i * train->n_vars);
-  int64_t cells = m->offset[m->n_vars] * m->alphabet;
+    sm_hap_markov_count_row(m, train->g + i * train->n_vars, m->counts, 1);
+  m->weights[0] = 1;
+  int64_t cells = m->cells * m->alphabet;
   if (cells > INT32_MAX)
     return sm_fail(ctx, SM_EINPUT, "model.order %d: %lld counts exceed one reduction", m->order,
                    (long long)cells);
@@ -205,11 +245,12 @@ int sm_hap_markov_fit(sm_ctx *ctx, const sm_hap_markov_spec *spec, const sm_hapm
 /* Local. Counts of orders 0..k of variant j: level m has A^m contexts of A values, summed
  * from level m + 1 (contexts that agree on the m most recent values). Negative noisy
  * counts are taken as 0. */
-static void level_counts(const sm_hap_markov *m, int64_t j, int k, double **lv) {
+static void level_counts(const sm_hap_markov *m, const double *counts, int64_t j, int k,
+                         double **lv) {
   int A = m->alphabet;
   int64_t top = ipow(A, k);
   for (int64_t i = 0; i < top * A; i++) {
-    double x = m->counts[m->offset[j] * A + i];
+    double x = counts[m->offset[j] * A + i];
     lv[k][i] = x > 0 ? x : 0;
   }
   for (int level = k - 1; level >= 0; level--) {
@@ -249,24 +290,55 @@ static void thresholds(const double *p, int A, uint32_t *t) {
   }
 }
 
+/* Local. Thresholds and log probabilities of component k; lv is scratch for every order. */
+static void component_tables(sm_hap_markov *m, int k, double **lv) {
+  int A = m->alphabet;
+  const double *counts = m->counts + k * m->cells * A;
+  uint32_t *thresh = m->thresh + k * m->cells * (A - 1);
+  double *logp = m->logp + k * m->cells * A;
+  for (int64_t j = 0; j < m->n_vars; j++) {
+    int order = (int)(j < m->order ? j : m->order);
+    level_counts(m, counts, j, order, lv);
+    level_probs(m, order, lv);
+    for (int64_t c = 0; c < n_contexts(m, j); c++) {
+      const double *p = lv[order] + c * A;
+      thresholds(p, A, thresh + (m->offset[j] + c) * (A - 1));
+      for (int a = 0; a < A; a++)
+        logp[(m->offset[j] + c) * A + a] = log(p[a] > 1e-300 ? p[a] : 1e-300);
+    }
+  }
+}
+
+/* Local. Cumulative mixture weights (negative noisy weights taken as 0). */
+static void pick_table(sm_hap_markov *m) {
+  double total = 0, cum = 0;
+  for (int k = 0; k < m->components; k++)
+    total += m->weights[k] > 0 ? m->weights[k] : 0;
+  for (int k = 0; k < m->components; k++) {
+    cum += m->weights[k] > 0 ? m->weights[k] : 0;
+    double x = total > 0 ? floor(cum / total * TWO32) : TWO32 * (k + 1) / m->components;
+    m->pick[k] = k == m->components - 1 || x >= TWO32 ? UINT32_MAX : (uint32_t)x;
+  }
+}
+
 int sm_hap_markov_tables(sm_ctx *ctx, sm_hap_markov *m) {
   int A = m->alphabet;
-  free(m->thresh);
-  m->thresh = sm_malloc(ctx, (size_t)(m->offset[m->n_vars] * (A - 1) + 1) * sizeof(uint32_t));
+  size_t n = (size_t)(m->components * m->cells);
+  free(m->thresh), free(m->logp), free(m->pick);
+  m->thresh = sm_malloc(ctx, (n * (size_t)(A - 1) + 1) * sizeof(uint32_t));
+  m->logp = sm_malloc(ctx, (n * (size_t)A + 1) * sizeof(double));
+  m->pick = sm_malloc(ctx, (size_t)m->components * sizeof(uint32_t));
   double *lv[MAX_ORDER + 1] = {0};
-  int rc = m->thresh ? SM_OK : SM_ERR;
+  int rc = m->thresh && m->logp && m->pick ? SM_OK : SM_ERR;
   for (int level = 0; level <= m->order && rc == SM_OK; level++)
     if (!(lv[level] = sm_malloc(ctx, (size_t)(ipow(A, level) * A) * sizeof(double))))
       rc = SM_ERR;
 
-  /* per variant: counts of every order, probabilities, thresholds */
-  for (int64_t j = 0; j < m->n_vars && rc == SM_OK; j++) {
-    int k = (int)(j < m->order ? j : m->order);
-    level_counts(m, j, k, lv);
-    level_probs(m, k, lv);
-    for (int64_t c = 0; c < n_contexts(m, j); c++)
-      thresholds(lv[k] + c * A, A, m->thresh + (m->offset[j] + c) * (A - 1));
-  }
+  /* per component and variant: counts of every order, probabilities, thresholds */
+  for (int k = 0; k < m->components && rc == SM_OK; k++)
+    component_tables(m, k, lv);
+  if (rc == SM_OK)
+    pick_table(m);
   for (int level = 0; level <= m->order; level++)
     free(lv[level]);
   return rc;
@@ -281,9 +353,18 @@ void sm_hap_markov_sample(const sm_hap_markov *m, uint64_t seed, int64_t row0, i
     uint8_t *row = g + i * m->n_vars;
     int64_t c = 0;
 
+    /* a mixture first picks the row's component (one draw; none for a single chain) */
+    int k = 0;
+    if (m->components > 1) {
+      uint32_t x = sm_rng_u32(&r);
+      while (k < m->components - 1 && x >= m->pick[k])
+        k++;
+    }
+    const uint32_t *thresh = m->thresh + k * m->cells * (A - 1);
+
     /* one 32-bit draw per variant against the context's cumulative thresholds */
     for (int64_t j = 0; j < m->n_vars; j++) {
-      const uint32_t *t = m->thresh + (m->offset[j] + c) * (A - 1);
+      const uint32_t *t = thresh + (m->offset[j] + c) * (A - 1);
       uint32_t x = sm_rng_u32(&r);
       int a = 0;
       while (a < A - 1 && x >= t[a])

@@ -24,7 +24,9 @@ static int write_model(sm_ctx *ctx, hid_t file, const sm_hap_markov *m, const sm
   SM_TRY(sm_h5_attr_i64(ctx, g, "alphabet", m->alphabet));
   SM_TRY(sm_h5_attr_i64(ctx, g, "ploidy_coded", m->ploidy_coded));
   SM_TRY(sm_h5_attr_f64(ctx, g, "alpha", m->alpha));
-  SM_TRY(sm_h5_write_f64(ctx, g, "counts", m->counts, m->offset[m->n_vars] * m->alphabet));
+  SM_TRY(sm_h5_attr_i64(ctx, g, "components", m->components));
+  SM_TRY(sm_h5_write_f64(ctx, g, "weights", m->weights, m->components));
+  SM_TRY(sm_h5_write_f64(ctx, g, "counts", m->counts, m->components * m->cells * m->alphabet));
   SM_H5_CHECK(ctx, H5Gclose(g));
   return SM_OK;
 }
@@ -62,7 +64,7 @@ static int read_model(sm_ctx *ctx, hid_t file, sm_hap_markov *m, sm_variants *va
     return sm_fail(ctx, SM_EINPUT, "no /hap_markov group");
 
   /* settings; the table shape follows from them */
-  int64_t order = 0, alphabet = 0, coded = 0;
+  int64_t order = 0, alphabet = 0, coded = 0, components = 0;
   int rc = sm_h5_get_attr_i64(ctx, g, "order", &order);
   if (rc == SM_OK)
     rc = sm_h5_get_attr_i64(ctx, g, "alphabet", &alphabet);
@@ -70,18 +72,30 @@ static int read_model(sm_ctx *ctx, hid_t file, sm_hap_markov *m, sm_variants *va
     rc = sm_h5_get_attr_i64(ctx, g, "ploidy_coded", &coded);
   if (rc == SM_OK)
     rc = sm_h5_get_attr_f64(ctx, g, "alpha", &m->alpha);
-  if (rc == SM_OK && (order < 0 || order > 16 || (alphabet != 2 && alphabet != 3)))
-    rc = sm_fail(ctx, SM_EINPUT, "/hap_markov: order %lld, alphabet %lld out of range",
-                 (long long)order, (long long)alphabet);
+  if (rc == SM_OK)
+    rc = sm_h5_get_attr_i64(ctx, g, "components", &components);
+  if (rc == SM_OK && (order < 0 || order > 16 || (alphabet != 2 && alphabet != 3) ||
+                      components < 1 || components > 64))
+    rc = sm_fail(ctx, SM_EINPUT,
+                 "/hap_markov: order %lld, alphabet %lld or components %lld "
+                 "out of range",
+                 (long long)order, (long long)alphabet, (long long)components);
   m->order = (int)order, m->alphabet = (int)alphabet, m->ploidy_coded = (int)coded;
+  m->components = (int)components;
   if (rc == SM_OK)
     rc = sm_hap_markov_alloc(ctx, m, vars->n);
-  double *counts = NULL;
+  double *counts = NULL, *weights = NULL;
+  int64_t n = rc == SM_OK ? m->components * m->cells * m->alphabet : 0;
   if (rc == SM_OK)
-    rc = sm_h5_read_f64_n(ctx, g, "counts", m->offset[m->n_vars] * m->alphabet, &counts);
+    rc = sm_h5_read_f64_n(ctx, g, "counts", n, &counts);
   if (rc == SM_OK)
-    memcpy(m->counts, counts, (size_t)(m->offset[m->n_vars] * m->alphabet) * sizeof(double));
+    rc = sm_h5_read_f64_n(ctx, g, "weights", m->components, &weights);
+  if (rc == SM_OK) {
+    memcpy(m->counts, counts, (size_t)n * sizeof(double));
+    memcpy(m->weights, weights, (size_t)m->components * sizeof(double));
+  }
   free(counts);
+  free(weights);
   H5Gclose(g);
   return rc;
 }

@@ -67,6 +67,9 @@ static int fit(sm_ctx *ctx, const sm_experiment *e, const genome_data *d, sm_hap
   sm_hap_markov_spec spec = {
       .order = (int)sm_params_num(p, "order"),
       .alpha = sm_params_num(p, "alpha"),
+      .components = (int)sm_params_num(p, "components"),
+      .em_iterations = (int)sm_params_num(p, "em_iterations"),
+      .seed = (uint64_t)sm_params_num(p, "seed"),
       .privacy = e->privacy.enabled ? &e->privacy : NULL,
       .laplace = strcmp(sm_params_str(p, "noise"), "laplace") == 0,
       .reproducible_seed = (uint64_t)sm_params_num(p, "reproducible_seed"),
@@ -80,8 +83,9 @@ static int fit(sm_ctx *ctx, const sm_experiment *e, const genome_data *d, sm_hap
     sm_log(ctx, SM_LOG_INFO, "private run: epsilon %g, delta %g, unit of privacy one person",
            e->privacy.epsilon, e->privacy.delta);
   SM_TRY(sm_hap_markov_fit(ctx, &spec, &d->train, m));
-  sm_log(ctx, SM_LOG_INFO, "fitted hap_markov (order %d, %lld contexts) in %.2f s", m->order,
-         (long long)m->offset[m->n_vars], sm_elapsed(ctx) - t0);
+  sm_log(ctx, SM_LOG_INFO, "fitted hap_markov (order %d, %d component%s, %lld contexts) in %.2f s",
+         m->order, m->components, m->components == 1 ? "" : "s", (long long)m->cells,
+         sm_elapsed(ctx) - t0);
   return SM_OK;
 }
 

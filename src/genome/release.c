@@ -346,7 +346,8 @@ static int print_summary(sm_ctx *ctx, const char *path, hid_t file, FILE *out) {
                                         "version",      "model",   "rows",  "variants",
                                         "ploidy_coded", "seed",    "ranks", NULL};
   static const char *const model[] = {"format", "kind", "name", "created", "version", NULL};
-  static const char *const params[] = {"order", "alphabet", "alpha", "ploidy_coded", NULL};
+  static const char *const params[] = {"order",      "alphabet",     "alpha",
+                                       "components", "ploidy_coded", NULL};
   if (rc == SM_OK && ctx->rank == 0) {
     fprintf(out, "file           %s\n", path);
     int is_release = H5Lexists(file, "genotypes", H5P_DEFAULT) > 0;

@@ -165,6 +165,51 @@ static void test_private(sm_ctx *ctx) {
   sm_hapmat_free(&train);
 }
 
+/* The mixture: the fit on this job's ranks equals a one-rank fit of all rows on rank 0,
+ * exactly (quantised responsibilities summed as integers). */
+static void test_mixture(sm_ctx *ctx) {
+  sm_hapmat train;
+  make_matrix(ctx, 2, &train);
+  sm_hap_markov_spec spec = {
+      .order = 2, .alpha = 1, .components = 3, .em_iterations = 8, .seed = 4};
+  sm_hap_markov m;
+  CHECK(sm_hap_markov_fit(ctx, &spec, &train, &m) == SM_OK);
+  double wsum = 0;
+  for (int k = 0; k < 3; k++)
+    wsum += m.weights[k];
+  CHECK_CLOSE(wsum, ROWS, 1e-3);
+
+  /* the reference: every row on one rank */
+  if (ctx->rank == 0) {
+    sm_ctx self;
+    sm_ctx_init(&self, MPI_COMM_SELF);
+    sm_hapmat all;
+    make_matrix(&self, 2, &all);
+    sm_hap_markov ref;
+    CHECK(sm_hap_markov_fit(&self, &spec, &all, &ref) == SM_OK);
+    int64_t n = 3 * m.cells * 2, differ = 0;
+    for (int64_t i = 0; i < n; i++)
+      differ += m.counts[i] != ref.counts[i];
+    for (int k = 0; k < 3; k++)
+      differ += m.weights[k] != ref.weights[k];
+    CHECK(differ == 0);
+    printf("mixture: weights %.2f %.2f %.2f, %lld cells differ from the one-rank fit\n",
+           m.weights[0], m.weights[1], m.weights[2], (long long)differ);
+    sm_hap_markov_free(&ref);
+    sm_hapmat_free(&all);
+    sm_ctx_free(&self);
+  }
+
+  /* a private mixture is refused */
+  sm_privacy_spec priv = {.enabled = 1, .epsilon = 1, .delta = 1e-6, .reproducible = 1};
+  spec.privacy = &priv;
+  sm_hap_markov refused;
+  CHECK(sm_hap_markov_fit(ctx, &spec, &train, &refused) == SM_EINPUT);
+  sm_hap_markov_free(&refused);
+  sm_hap_markov_free(&m);
+  sm_hapmat_free(&train);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   sm_ctx ctx;
@@ -173,6 +218,7 @@ int main(int argc, char **argv) {
   test_counts(&ctx, 3);
   test_sampling(&ctx);
   test_private(&ctx);
+  test_mixture(&ctx);
   sm_ctx_free(&ctx);
   return test_finish();
 }
