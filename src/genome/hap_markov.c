@@ -215,10 +215,14 @@ int sm_hap_markov_fit(sm_ctx *ctx, const sm_hap_markov_spec *spec, const sm_hapm
                    m->components);
   m->ploidy_coded = train->ploidy_coded;
   m->alphabet = train->ploidy_coded ? 3 : 2;
-  int64_t cells_max = (int64_t)1 << 31;
-  if (ipow(m->alphabet, m->order) * m->alphabet * (train->n_vars > 0 ? 1 : 0) > cells_max / 8)
-    return sm_fail(ctx, SM_EINPUT, "model.order %d: %lld contexts per variant are too many",
-                   m->order, (long long)ipow(m->alphabet, m->order));
+  double need =
+      (double)ipow(m->alphabet, m->order) * m->alphabet * m->components * (double)train->n_vars;
+  if (need > (double)INT32_MAX)
+    return sm_fail(ctx, SM_EINPUT,
+                   "model.order %d with %d component%s: %.3g counts over %lld variants are too "
+                   "many (at most 2^31); lower the order",
+                   m->order, m->components, m->components == 1 ? "" : "s", need,
+                   (long long)train->n_vars);
   SM_TRY(sm_agree(ctx, sm_hap_markov_alloc(ctx, m, train->n_vars)));
   if (m->components > 1)
     return sm_hap_mixture_fit(ctx, spec, train, m);

@@ -95,6 +95,14 @@ static double e_step(const sm_hap_markov *m, const sm_hapmat *t, double *resp) {
   return total;
 }
 
+/* Collective. The E step on every rank; *ll is the total log-likelihood. */
+static int e_step_all(sm_ctx *ctx, const sm_hap_markov *m, const sm_hapmat *t, double *resp,
+                      double *ll) {
+  double local = e_step(m, t, resp);
+  SM_MPI_CHECK(ctx, MPI_Allreduce(&local, ll, 1, MPI_DOUBLE, MPI_SUM, ctx->comm));
+  return SM_OK;
+}
+
 int sm_hap_mixture_fit(sm_ctx *ctx, const sm_hap_markov_spec *spec, const sm_hapmat *train,
                        sm_hap_markov *m) {
   int K = m->components;
@@ -110,10 +118,9 @@ int sm_hap_mixture_fit(sm_ctx *ctx, const sm_hap_markov_spec *spec, const sm_hap
     rc = sm_agree(ctx, m_step(ctx, m, train, resp, acc));
   double ll = 0;
   for (int it = 0; it < spec->em_iterations && rc == SM_OK; it++) {
-    double local = e_step(m, train, resp);
-    rc = sm_agree(ctx, m_step(ctx, m, train, resp, acc));
-    if (rc == SM_OK && MPI_Allreduce(&local, &ll, 1, MPI_DOUBLE, MPI_SUM, ctx->comm))
-      rc = sm_fail(ctx, SM_ERR, "MPI_Allreduce of the log-likelihood failed");
+    rc = sm_agree(ctx, e_step_all(ctx, m, train, resp, &ll));
+    if (rc == SM_OK)
+      rc = sm_agree(ctx, m_step(ctx, m, train, resp, acc));
     if (rc == SM_OK && (it + 1) % 10 == 0)
       sm_log(ctx, SM_LOG_INFO, "hap_markov EM: iteration %d, log-likelihood %.6g", it + 1, ll);
   }

@@ -112,6 +112,8 @@ static int read_range(sm_ctx *ctx, const char *path, hapt_range *r) {
     rc = sm_fail(ctx, SM_EINPUT, "%s: cannot open: %s", path, strerror(errno));
   else
     size = (int64_t)st.st_size;
+  if (rc != SM_OK && f)
+    fclose(f);
   SM_TRY(sm_agree(ctx, rc));
 
   /* every rank's start, gathered */

@@ -229,20 +229,22 @@ static int evaluate(sm_ctx *ctx, const sm_experiment *e, const genome_data *d,
 
 /* ---- subcommands ---------------------------------------------------------------------- */
 
+/* Collective: whether path exists, as rank 0 sees it. */
+static int path_exists(sm_ctx *ctx, const char *path, int *exists) {
+  *exists = ctx->rank == 0 && access(path, F_OK) == 0;
+  SM_MPI_CHECK(ctx, MPI_Bcast(exists, 1, MPI_INT, 0, ctx->comm));
+  return SM_OK;
+}
+
 /* Collective: an existing release without sampling.overwrite is refused before any work. */
 static int check_release_free(sm_ctx *ctx, const sm_experiment *e) {
   char *path = sm_experiment_output(e, e->sampling.output);
   int exists = 0;
   if (!path)
     return sm_fail(ctx, SM_ERR, "out of memory");
-  if (ctx->rank == 0)
-    exists = access(path, F_OK) == 0;
-  int mrc = MPI_Bcast(&exists, 1, MPI_INT, 0, ctx->comm);
-  int rc =
-      mrc != MPI_SUCCESS ? sm_fail_mpi(ctx, mrc, "MPI_Bcast", __FILE__, __LINE__)
-      : exists && !e->sampling.overwrite
-          ? sm_fail(ctx, SM_EINPUT, "%s exists (set sampling.overwrite: true to replace it)", path)
-          : SM_OK;
+  int rc = path_exists(ctx, path, &exists);
+  if (rc == SM_OK && exists && !e->sampling.overwrite)
+    rc = sm_fail(ctx, SM_EINPUT, "%s exists (set sampling.overwrite: true to replace it)", path);
   free(path);
   return rc;
 }

@@ -52,6 +52,13 @@ static int unpack_variants(sm_ctx *ctx, const char *p, sm_variants *v) {
   return SM_OK;
 }
 
+/* Collective. Rank 0's positions and packed strings to every rank. */
+static int bcast_fields(sm_ctx *ctx, sm_variants *vars, char *packed, const int64_t head[2]) {
+  SM_MPI_CHECK(ctx, MPI_Bcast(vars->pos, (int)head[0], MPI_INT64_T, 0, ctx->comm));
+  SM_MPI_CHECK(ctx, MPI_Bcast(packed, (int)head[1], MPI_CHAR, 0, ctx->comm));
+  return SM_OK;
+}
+
 int sm_variants_bcast(sm_ctx *ctx, sm_variants *vars) {
   /* sizes, then positions and the packed strings */
   int64_t head[2] = {vars->n, 0};
@@ -66,10 +73,7 @@ int sm_variants_bcast(sm_ctx *ctx, sm_variants *vars) {
   }
   rc = sm_agree(ctx, rc);
   if (rc == SM_OK)
-    rc = MPI_Bcast(vars->pos, (int)head[0], MPI_INT64_T, 0, ctx->comm) == MPI_SUCCESS &&
-                 MPI_Bcast(packed, (int)head[1], MPI_CHAR, 0, ctx->comm) == MPI_SUCCESS
-             ? SM_OK
-             : sm_fail(ctx, SM_ERR, "MPI_Bcast of the variant list failed");
+    rc = bcast_fields(ctx, vars, packed, head);
   if (rc == SM_OK && ctx->rank != 0)
     rc = unpack_variants(ctx, packed, vars);
   free(packed);
@@ -121,6 +125,24 @@ int sm_hapmat_split(sm_ctx *ctx, const sm_hapmat *all, double fraction, uint64_t
   return rc;
 }
 
+/* Collective. Every rank's (variants, bytes) pair into both (2 * size). */
+static int gather_sizes(sm_ctx *ctx, const int mine[2], int *both) {
+  SM_MPI_CHECK(ctx, MPI_Allgather(mine, 2, MPI_INT, both, 2, MPI_INT, ctx->comm));
+  return SM_OK;
+}
+
+/* Collective. Positions and packed strings of every rank, in rank order. */
+static int gather_fields(sm_ctx *ctx, const sm_variants *local, const char *packed,
+                         const int mine[2], sm_variants *out, char *all, const int *counts) {
+  int size = ctx->size;
+  const int *displs = counts + size, *lens = counts + 2 * size, *ldispls = counts + 3 * size;
+  SM_MPI_CHECK(ctx, MPI_Allgatherv(local->pos, mine[0], MPI_INT64_T, out->pos, counts, displs,
+                                   MPI_INT64_T, ctx->comm));
+  SM_MPI_CHECK(ctx,
+               MPI_Allgatherv(packed, mine[1], MPI_CHAR, all, lens, ldispls, MPI_CHAR, ctx->comm));
+  return SM_OK;
+}
+
 int sm_variants_allgather(sm_ctx *ctx, const sm_variants *local, sm_variants *out) {
   memset(out, 0, sizeof(*out));
   char *packed = NULL, *all = NULL;
@@ -134,9 +156,9 @@ int sm_variants_allgather(sm_ctx *ctx, const sm_variants *local, sm_variants *ou
   /* how many variants and bytes each rank holds */
   int mine[2] = {(int)n, (int)len}, *both = sm_calloc(ctx, (size_t)size * 2, sizeof(int));
   rc = both && n <= INT32_MAX && len <= INT32_MAX ? SM_OK : sm_fail(ctx, SM_ERR, "variants");
-  if (sm_agree(ctx, rc) == SM_OK &&
-      MPI_Allgather(mine, 2, MPI_INT, both, 2, MPI_INT, ctx->comm) != MPI_SUCCESS)
-    rc = sm_fail(ctx, SM_ERR, "MPI_Allgather of the variant counts failed");
+  rc = sm_agree(ctx, rc);
+  if (rc == SM_OK)
+    rc = gather_sizes(ctx, mine, both);
   int64_t total = 0, bytes = 0;
   for (int r = 0; r < size && rc == SM_OK; r++) {
     counts[r] = both[2 * r], lens[r] = both[2 * r + 1];
@@ -149,11 +171,8 @@ int sm_variants_allgather(sm_ctx *ctx, const sm_variants *local, sm_variants *ou
     rc = sm_variants_alloc(ctx, out, total);
   all = rc == SM_OK ? sm_malloc(ctx, (size_t)(bytes > 0 ? bytes : 1)) : NULL;
   rc = sm_agree(ctx, all ? rc : SM_ERR);
-  if (rc == SM_OK && (MPI_Allgatherv(local->pos, (int)n, MPI_INT64_T, out->pos, counts, displs,
-                                     MPI_INT64_T, ctx->comm) != MPI_SUCCESS ||
-                      MPI_Allgatherv(packed, (int)len, MPI_CHAR, all, lens, ldispls, MPI_CHAR,
-                                     ctx->comm) != MPI_SUCCESS))
-    rc = sm_fail(ctx, SM_ERR, "MPI_Allgatherv of the variants failed");
+  if (rc == SM_OK)
+    rc = gather_fields(ctx, local, packed, mine, out, all, counts);
   if (rc == SM_OK)
     rc = unpack_variants(ctx, all, out);
   free(packed), free(all), free(counts), free(both);

@@ -66,9 +66,12 @@ static int input_open(sm_ctx *ctx, const char *path, vcf_in *in) {
   if (!in->fp)
     return sm_fail(ctx, SM_EINPUT, "%s: cannot open as VCF/BCF", path);
   const htsFormat *f = hts_get_format(in->fp);
-  if (f->category != variant_data)
-    return sm_fail(ctx, SM_EINPUT, "%s: not a VCF or BCF file (%s)", path,
-                   hts_format_description(f) ? "htsfile tells what it is" : "unknown");
+  if (f->category != variant_data) {
+    char *what = hts_format_description(f);
+    sm_fail(ctx, SM_EINPUT, "%s: not a VCF or BCF file (%s)", path, what ? what : "unknown");
+    free(what);
+    return SM_EINPUT;
+  }
   in->hdr = bcf_hdr_read(in->fp);
   if (!in->hdr)
     return sm_fail(ctx, SM_EINPUT, "%s: cannot read the VCF header", path);
@@ -259,6 +262,12 @@ static int read_range(sm_ctx *ctx, vcf_in *in, const sm_source_spec *src, int ti
   return rc;
 }
 
+/* Collective. Rank 0's spans to every rank. */
+static int bcast_spans(sm_ctx *ctx, vcf_span *spans, int n) {
+  SM_MPI_CHECK(ctx, MPI_Bcast(spans, (int)(sizeof(vcf_span) * (size_t)n), MPI_BYTE, 0, ctx->comm));
+  return SM_OK;
+}
+
 /* Collective. This rank's share of the concatenated spans: rank r reads the starts in
  * [L r / size, L (r + 1) / size) of the contigs laid end to end. */
 static int read_indexed(sm_ctx *ctx, vcf_in *in, const sm_source_spec *src, vcf_block *b) {
@@ -271,9 +280,8 @@ static int read_indexed(sm_ctx *ctx, vcf_in *in, const sm_source_spec *src, vcf_
   if (rc == SM_OK && ctx->rank == 0)
     rc = contig_spans(ctx, in, spans, n);
   rc = sm_agree(ctx, rc);
-  if (rc == SM_OK &&
-      MPI_Bcast(spans, (int)(sizeof(vcf_span) * (size_t)n), MPI_BYTE, 0, ctx->comm) != MPI_SUCCESS)
-    rc = sm_fail(ctx, SM_ERR, "MPI_Bcast of the contig spans failed");
+  if (rc == SM_OK)
+    rc = bcast_spans(ctx, spans, n);
 
   /* the rank's range of the concatenated coordinate, then each contig's part of it */
   int64_t total = 0, at = 0;
@@ -317,6 +325,19 @@ static int pack_send(sm_ctx *ctx, const vcf_block *b, int n_samples, uint8_t **o
   return SM_OK;
 }
 
+/* Collective. How many variants each rank read. */
+static int gather_counts(sm_ctx *ctx, int64_t mine, int64_t *nvar) {
+  SM_MPI_CHECK(ctx, MPI_Allgather(&mine, 1, MPI_INT64_T, nvar, 1, MPI_INT64_T, ctx->comm));
+  return SM_OK;
+}
+
+/* Collective. The exchange itself (counts and displacements in bytes). */
+static int alltoallv(sm_ctx *ctx, const uint8_t *send, const int *sc, const int *sd, uint8_t *recv,
+                     const int *rcn, const int *rd) {
+  SM_MPI_CHECK(ctx, MPI_Alltoallv(send, sc, sd, MPI_BYTE, recv, rcn, rd, MPI_BYTE, ctx->comm));
+  return SM_OK;
+}
+
 /* Collective. Alltoallv of the genotypes: *pairs is (n_vars_total x my samples x 2),
  * variant-major in global variant order. */
 static int exchange(sm_ctx *ctx, const vcf_block *b, int n_samples, int64_t n_total,
@@ -332,18 +353,16 @@ static int exchange(sm_ctx *ctx, const vcf_block *b, int n_samples, int64_t n_to
   rc = sm_agree(ctx, *pairs ? rc : SM_ERR);
 
   /* what comes from each rank: its variants for this rank's samples */
-  if (rc == SM_OK &&
-      MPI_Allgather(&mine, 1, MPI_INT64_T, nvar, 1, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
-    rc = sm_fail(ctx, SM_ERR, "MPI_Allgather of the variant counts failed");
+  if (rc == SM_OK)
+    rc = gather_counts(ctx, mine, nvar);
   int64_t at = 0;
   for (int s = 0; s < size && rc == SM_OK; s++) {
     rd[s] = (int)at;
     rcn[s] = (int)(nvar[s] * (hi - lo) * 2);
     at += rcn[s];
   }
-  if (rc == SM_OK &&
-      MPI_Alltoallv(send, sc, sd, MPI_BYTE, *pairs, rcn, rd, MPI_BYTE, ctx->comm) != MPI_SUCCESS)
-    rc = sm_fail(ctx, SM_ERR, "MPI_Alltoallv of the genotypes failed");
+  if (rc == SM_OK)
+    rc = alltoallv(ctx, send, sc, sd, *pairs, rcn, rd);
   free(send), free(sc), free(nvar);
   return sm_agree(ctx, rc);
 }
@@ -382,20 +401,31 @@ static int make_rows(sm_ctx *ctx, const vcf_in *in, const uint8_t *pairs, int64_
   return SM_OK;
 }
 
-/* Collective. Missing calls become the major allele (genotypes: 0 or 2) of the variant. */
-static int impute(sm_ctx *ctx, sm_hapmat *m, int64_t *n_missing) {
+/* Collective. Sum n doubles over ranks in place. */
+static int sum_all(sm_ctx *ctx, double *x, int64_t n) {
+  SM_MPI_CHECK(ctx, MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_DOUBLE, MPI_SUM, ctx->comm));
+  return SM_OK;
+}
+
+/* Local. Per variant: the sum of called values and of their maxima (sum[nv + v]). */
+static void allele_sums(const sm_hapmat *m, double *sum) {
   int64_t nv = m->n_vars;
-  double *sum = sm_calloc(ctx, (size_t)(2 * nv + 1), sizeof(double));
-  SM_TRY(sm_agree(ctx, sum ? SM_OK : SM_ERR));
   for (int64_t i = 0; i < m->n_rows; i++)
     for (int64_t v = 0; v < nv; v++) {
       uint8_t a = m->g[i * nv + v];
       if (a != NO_ALLELE)
         sum[v] += a, sum[nv + v] += m->ploidy_coded ? 2 : 1;
     }
-  int mrc = MPI_Allreduce(MPI_IN_PLACE, sum, (int)(2 * nv), MPI_DOUBLE, MPI_SUM, ctx->comm);
-  int64_t local = 0;
-  for (int64_t i = 0; i < m->n_rows && mrc == MPI_SUCCESS; i++)
+}
+
+/* Collective. Missing calls become the major allele (genotypes: 0 or 2) of the variant. */
+static int impute(sm_ctx *ctx, sm_hapmat *m, int64_t *n_missing) {
+  int64_t nv = m->n_vars, local = 0;
+  double *sum = sm_calloc(ctx, (size_t)(2 * nv + 1), sizeof(double));
+  SM_TRY(sm_agree(ctx, sum ? SM_OK : SM_ERR));
+  allele_sums(m, sum);
+  int rc = sm_agree(ctx, sum_all(ctx, sum, 2 * nv));
+  for (int64_t i = 0; i < m->n_rows && rc == SM_OK; i++)
     for (int64_t v = 0; v < nv; v++)
       if (m->g[i * nv + v] == NO_ALLELE) {
         int major = sum[v] > 0.5 * sum[nv + v];
@@ -403,8 +433,7 @@ static int impute(sm_ctx *ctx, sm_hapmat *m, int64_t *n_missing) {
         local++;
       }
   free(sum);
-  if (mrc != MPI_SUCCESS)
-    return sm_fail_mpi(ctx, mrc, "MPI_Allreduce(allele sums)", __FILE__, __LINE__);
+  SM_TRY(rc);
   SM_MPI_CHECK(ctx, MPI_Allreduce(&local, n_missing, 1, MPI_INT64_T, MPI_SUM, ctx->comm));
   return SM_OK;
 }

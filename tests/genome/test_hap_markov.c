@@ -57,7 +57,7 @@ static void reference_counts(int A, double *ref, const sm_hap_markov *m) {
 
 /* Direct recursion for p(a | the `level` most recent values of context c) at variant j. */
 static double reference_prob(const sm_hap_markov *m, int j, int64_t c, int level, int a) {
-  int A = m->alphabet, k = j < ORDER ? j : ORDER;
+  int A = m->alphabet;
   int64_t mod = 1;
   for (int d = 0; d < level; d++)
     mod *= A;
@@ -70,7 +70,6 @@ static double reference_prob(const sm_hap_markov *m, int j, int64_t c, int level
         n += v;
         n_a += b == a ? v : 0;
       }
-  (void)k;
   double prior = level == 0 ? 1.0 / A : reference_prob(m, j, c, level - 1, a);
   return (n_a + m->alpha * prior) / (n + m->alpha);
 }
