@@ -111,6 +111,15 @@ run_np 2 run "$vcf_exp" --set "data.path=$work/multi.vcf" --set "runtime.output_
 [ "$rc" -eq 0 ] && grep -q "1 multi-allelic sites skipped" "$work/stderr" ||
   fail "multiallelic: skip: exit code $rc"
 
+# the genomic keys of the experiment
+printf 'version: 1\nname: g\ndata:\n  path: %s\n  format: hapt\nmodel:\n  kind: hap_markov\n' \
+  "$hapt" >"$work/nolegend.yaml"
+expect_error 0 "nolegend.yaml:4:3: data: missing required key 'legend'" check "$work/nolegend.yaml"
+expect_error 0 "data.missing_calls: expected keep or impute" check "$vcf_exp" \
+  --set "data.path=$vcf" --set data.missing_calls=drop
+expect_error 0 "data.legend: only data.format hapt takes this setting" check "$vcf_exp" \
+  --set "data.path=$vcf" --set "data.legend=$legend"
+
 # unphased calls: 0/1/2 genotype rows; missing calls imputed with the major allele
 {
   printf '##fileformat=VCFv4.2\n##contig=<ID=1>\n'
