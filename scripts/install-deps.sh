@@ -15,7 +15,7 @@ packages=(
   libopenblas-dev liblapack-dev libscalapack-openmpi-dev
   libyaml-dev librandom123-dev libcjson-dev libxgboost-dev
   libfftw3-dev
-  libhts-dev samtools
+  libhts-dev samtools bcftools tabix
   clang-format python3
 )
 

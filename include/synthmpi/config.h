@@ -58,7 +58,7 @@ typedef struct sm_column_spec {
 
 typedef struct sm_source_spec {
   char *path;     /* resolved path of the input file */
-  char *format;   /* "csv" */
+  char *format;   /* "csv", or genomic: "hapt" (with legend) or "vcf" (VCF/BCF) */
   int header;     /* first (non-skipped) line holds column names */
   int skip_lines; /* lines skipped before the header or data */
   char delimiter;
@@ -67,9 +67,13 @@ typedef struct sm_source_spec {
   int trim;      /* trim spaces around unquoted fields */
   int n_columns; /* declared columns (all, in order, when header is false) */
   sm_column_spec *columns;
-  int64_t window; /* fasta: bases per window; 0 = whole records */
-  int64_t stride; /* fasta: bases between window starts; 0 = window */
-  int non_acgt;   /* fasta: sm_non_acgt (seq.h): 0 skip windows, 1 random bases */
+  int64_t window;        /* fasta: bases per window; 0 = whole records */
+  int64_t stride;        /* fasta: bases between window starts; 0 = window */
+  int non_acgt;          /* fasta: sm_non_acgt (seq.h): 0 skip windows, 1 random bases */
+  char *legend;          /* hapt: resolved path of the .legend file (id, position, a0, a1) */
+  int impute_missing;    /* vcf: missing calls become the major allele (else kept missing) */
+  int skip_multiallelic; /* vcf: sites with more than one alternate allele are skipped
+                          * (else refused) */
 } sm_source_spec;
 
 typedef enum sm_holdout_kind {

@@ -31,7 +31,7 @@ void sm_cli_usage(const sm_ctx *ctx, FILE *out) {
         "  --resume              fit, run: continue from <output_dir>/checkpoint.h5\n"
         "  --model FILE          sample: model file (default <output_dir>/model.h5)\n"
         "  --release FILE        eval: release file (default <output_dir>/<sampling.output>)\n"
-        "  --format csv          export: output format\n"
+        "  --format csv|vcf      export: output format (vcf: genotype releases)\n"
         "  --output FILE         export: output file\n"
         "  -q, --quiet           errors and warnings only\n"
         "  -v, --verbose         debug logging\n"

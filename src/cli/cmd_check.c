@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "genome/genome_internal.h"
 
 int sm_cmd_check(sm_ctx *ctx, const sm_cli_args *args) {
   sm_experiment e;
@@ -16,6 +17,8 @@ int sm_cmd_check(sm_ctx *ctx, const sm_cli_args *args) {
       access(e.holdout.source.path, R_OK) != 0)
     rc = sm_fail(ctx, SM_EINPUT, "%s: holdout file not readable", e.holdout.source.path);
   rc = sm_agree(ctx, rc);
+  if (rc == SM_OK && sm_genome_experiment(&e))
+    rc = sm_genome_check(ctx, &e);
 
   if (rc == SM_OK && ctx->rank == 0) {
     fputs(e.resolved, stdout);

@@ -1,7 +1,9 @@
-/* synthmpi export: write a release in another format (CSV; FASTA for sequence releases). */
+/* synthmpi export: write a release in another format (CSV; VCF for genotype releases; FASTA
+ * for sequence releases). */
 #include <string.h>
 
 #include "cli/cli.h"
+#include "genome/genome_internal.h"
 #include "synthmpi/release.h"
 #include "synthmpi/seq.h"
 
@@ -15,9 +17,11 @@ int sm_cmd_export(sm_ctx *ctx, const sm_cli_args *args) {
                      seq ? "FASTA" : "CSV", seq ? "fasta" : "csv");
     return sm_seq_export_fasta(ctx, args->target, args->output);
   }
-  if (strcmp(format, "csv") != 0)
-    return sm_fail(ctx, SM_EINPUT, "export: unknown format '%s' (known: csv, fasta)", format);
+  if (strcmp(format, "csv") != 0 && strcmp(format, "vcf") != 0)
+    return sm_fail(ctx, SM_EINPUT, "export: unknown format '%s' (known: csv, vcf, fasta)", format);
   if (!args->output)
     return sm_fail(ctx, SM_EINPUT, "export: --output FILE is required");
+  if (strcmp(format, "vcf") == 0)
+    return sm_genome_export_vcf(ctx, args->target, args->output);
   return sm_release_export_csv(ctx, args->target, args->output);
 }

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "genome/genome_internal.h"
 #include "synthmpi/release.h"
 
 int sm_cmd_fit(sm_ctx *ctx, const sm_cli_args *args) {
@@ -9,6 +10,11 @@ int sm_cmd_fit(sm_ctx *ctx, const sm_cli_args *args) {
   sm_dataset d = {0};
   sm_model m = {0};
   SM_TRY(sm_cli_load(ctx, args, &e));
+  if (sm_genome_experiment(&e)) {
+    int grc = sm_genome_fit(ctx, &e);
+    sm_experiment_free(&e);
+    return grc;
+  }
 
   int rc = sm_cli_read_data(ctx, &e, &d);
   if (rc == SM_OK)

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "genome/genome_internal.h"
 #include "synthmpi/release.h"
 #include "synthmpi/seq.h"
 
@@ -32,6 +33,11 @@ int sm_cmd_run(sm_ctx *ctx, const sm_cli_args *args) {
   sm_model m = {0};
   char *model_path = NULL, *release_path = NULL;
   SM_TRY(sm_cli_load(ctx, args, &e));
+  if (sm_genome_experiment(&e)) {
+    int grc = sm_genome_run(ctx, &e);
+    sm_experiment_free(&e);
+    return grc;
+  }
 
   /* sequence data have their own pipeline */
   if (sm_seq_experiment(&e)) {

@@ -2,12 +2,18 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "genome/genome_internal.h"
 #include "synthmpi/release.h"
 
 int sm_cmd_sample(sm_ctx *ctx, const sm_cli_args *args) {
   sm_experiment e;
   sm_model m = {0};
   SM_TRY(sm_cli_load(ctx, args, &e));
+  if (sm_genome_experiment(&e)) {
+    int grc = sm_genome_sample(ctx, &e, args->model);
+    sm_experiment_free(&e);
+    return grc;
+  }
 
   /* the model file: --model, else the one fit wrote */
   char *path = args->model ? sm_strdup(args->model) : sm_cli_model_path(&e);

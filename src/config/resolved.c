@@ -145,6 +145,11 @@ static void put_source(text *t, const sm_source_spec *s, int with_columns) {
     put(t, "  window: %" PRId64 "\n  stride: %" PRId64 "\n", s->window, s->stride);
     put(t, "  non_acgt: %s\n", s->non_acgt ? "random" : "skip");
   }
+  if (s->legend)
+    put_str_between(t, "  legend: ", s->legend, "\n");
+  if (!strcmp(s->format, "vcf"))
+    put(t, "  missing_calls: %s\n  multiallelic: %s\n", s->impute_missing ? "impute" : "keep",
+        s->skip_multiallelic ? "skip" : "refuse");
   if (!with_columns || s->n_columns == 0)
     return;
   put(t, "  columns:\n");

@@ -9,9 +9,10 @@
 
 #define WHAT_MAX 160
 
-static const char *const data_keys[] = {"path",      "format",  "header",   "skip_lines",
-                                        "delimiter", "missing", "trim",     "columns",
-                                        "window",    "stride",  "non_acgt", NULL};
+static const char *const data_keys[] = {"path",          "format",       "header",   "skip_lines",
+                                        "delimiter",     "missing",      "trim",     "columns",
+                                        "window",        "stride",       "non_acgt", "legend",
+                                        "missing_calls", "multiallelic", NULL};
 static const char *const holdout_keys[] = {"path",   "fraction",   "seed",      "format",
                                            "header", "skip_lines", "delimiter", "missing",
                                            "trim",   "split",      NULL};
@@ -105,13 +106,14 @@ static int read_settings(const cfg_source *src, const cfg_node *map, const char 
   if (!out->path)
     return oom(src);
 
-  /* the format: csv or fasta */
+  /* the format: csv or fasta, or hapt and vcf (genomic data) for data: */
   SM_TRY(cfg_get_string(src, map, section, "format", dflt ? dflt->format : "csv", &out->format));
-  if (strcmp(out->format, "csv") != 0 && strcmp(out->format, "fasta") != 0)
+  int genomic = !strcmp(out->format, "hapt") || !strcmp(out->format, "vcf");
+  if (strcmp(out->format, "csv") != 0 && strcmp(out->format, "fasta") != 0 && !(genomic && !dflt))
     return cfg_error(src, cfg_get(map, "format"),
                      "%s.format: unsupported format '%s' "
-                     "(supported: csv, fasta)",
-                     section, out->format);
+                     "(supported: csv, fasta%s)",
+                     section, out->format, dflt ? "" : ", hapt, vcf");
 
   /* scalars */
   int64_t skip = 0;
@@ -323,6 +325,45 @@ static int read_fasta(const cfg_source *src, const cfg_node *map, sm_source_spec
   return SM_OK;
 }
 
+/* A one-of-two choice (first is the default): *second is 1 when the value is the second. */
+static int read_choice(const cfg_source *src, const cfg_node *map, const char *key,
+                       const char *first, const char *second, int *is_second) {
+  char *v = NULL;
+  SM_TRY(cfg_get_string(src, map, "data", key, first, &v));
+  int ok = !strcmp(v, first) || !strcmp(v, second);
+  *is_second = !strcmp(v, second);
+  free(v);
+  if (!ok)
+    return cfg_error(src, cfg_get(map, key), "data.%s: expected %s or %s", key, first, second);
+  return SM_OK;
+}
+
+/* The keys of genomic data: legend (hapt, required), missing_calls and multiallelic (vcf);
+ * each refused with the other formats. */
+static int read_genomic(const cfg_source *src, const cfg_node *map, const char *base,
+                        sm_source_spec *out) {
+  int hapt = !strcmp(out->format, "hapt"), vcf = !strcmp(out->format, "vcf");
+  const char *only[][2] = {{"legend", "hapt"}, {"missing_calls", "vcf"}, {"multiallelic", "vcf"}};
+  for (int k = 0; k < 3; k++)
+    if (cfg_get(map, only[k][0]) && strcmp(out->format, only[k][1]) != 0)
+      return cfg_error(src, cfg_get(map, only[k][0]),
+                       "data.%s: only data.format %s takes this setting", only[k][0], only[k][1]);
+  if (hapt) {
+    const cfg_node *node = NULL;
+    char *legend = NULL;
+    SM_TRY(cfg_require(src, map, "data", "legend", &node));
+    SM_TRY(cfg_string_value(src, node, "data.legend", &legend));
+    out->legend = resolve_path(base, legend);
+    free(legend);
+    return out->legend ? SM_OK : oom(src);
+  }
+  if (vcf) {
+    SM_TRY(read_choice(src, map, "missing_calls", "keep", "impute", &out->impute_missing));
+    SM_TRY(read_choice(src, map, "multiallelic", "refuse", "skip", &out->skip_multiallelic));
+  }
+  return SM_OK;
+}
+
 int cfg_read_data(const cfg_source *src, const cfg_node *root, const char *base,
                   sm_source_spec *out) {
   const cfg_node *map = NULL;
@@ -331,7 +372,8 @@ int cfg_read_data(const cfg_source *src, const cfg_node *root, const char *base,
   SM_TRY(cfg_check_keys(src, map, "data", data_keys));
   SM_TRY(read_settings(src, map, "data", base, NULL, out));
   SM_TRY(read_fasta(src, map, out));
-  if (strcmp(out->format, "fasta") == 0)
+  SM_TRY(read_genomic(src, map, base, out));
+  if (strcmp(out->format, "csv") != 0)
     return SM_OK;
   return read_columns(src, map, out);
 }
@@ -429,6 +471,10 @@ int cfg_read_holdout(const cfg_source *src, const cfg_node *root, const char *ba
     return cfg_error(src, map, "holdout: give either path or fraction, not both");
   if (!has_path && !has_fraction)
     return cfg_error(src, map, "holdout: missing required key 'path' or 'fraction'");
+  if (has_path && strcmp(data->format, "csv") != 0)
+    return cfg_error(src, cfg_get(map, "path"),
+                     "holdout.path: %s data are held out by person with holdout.fraction",
+                     data->format);
   if (has_path)
     return read_holdout_file(src, map, base, data, out);
   return read_holdout_fraction(src, map, data, out);
@@ -446,6 +492,7 @@ static void column_free(sm_column_spec *c) {
 void cfg_source_free(sm_source_spec *s) {
   free(s->path);
   free(s->format);
+  free(s->legend);
   free_strings(s->missing, s->n_missing);
   for (int j = 0; j < s->n_columns && s->columns; j++)
     column_free(&s->columns[j]);

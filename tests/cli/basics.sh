@@ -25,10 +25,15 @@ for job in "$SYNTHMPI_SOURCE_DIR"/jobs/*.sbatch; do
   bash -n "$job" || fail "$job: not valid bash"
   cfg=$(grep -o 'configs/[A-Za-z0-9_.-]*\.yaml' "$job" | head -1)
   [ -n "$cfg" ] && [ -f "$SYNTHMPI_SOURCE_DIR/$cfg" ] || fail "$job: no shipped experiment"
-  data=(--set "data.path=$adult_data" --set "holdout.path=$adult_test")
-  grep -q 'format: fasta' "$SYNTHMPI_SOURCE_DIR/$cfg" &&
-    data=(--set "data.path=$SYNTHMPI_DATA/dna/lambda_virus.fa")
-  run_np 0 check "$SYNTHMPI_SOURCE_DIR/$cfg" "${data[@]}"
+  case $(grep -o 'format: [a-z]*' "$SYNTHMPI_SOURCE_DIR/$cfg" | head -1) in
+    "format: hapt")
+      sets=(--set "data.path=$SYNTHMPI_DATA/genomes/yelmen805/805_SNP_1000G_real.hapt"
+        --set "data.legend=$SYNTHMPI_DATA/genomes/yelmen805/805_SNP.legend") ;;
+    "format: vcf") sets=(--set "data.path=$SYNTHMPI_DATA/vcf/pyvcf_1kg.vcf.gz") ;;
+    "format: fasta") sets=(--set "data.path=$SYNTHMPI_DATA/dna/lambda_virus.fa") ;;
+    *) sets=(--set "data.path=$adult_data" --set "holdout.path=$adult_test") ;;
+  esac
+  run_np 0 check "$SYNTHMPI_SOURCE_DIR/$cfg" "${sets[@]}"
   [ "$rc" -eq 0 ] || fail "$job: $cfg does not pass check"
 done
 finish

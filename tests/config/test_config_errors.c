@@ -85,7 +85,7 @@ static const error_case cases[] = {
     {"delimiter", HEAD "data:\n  path: d.csv\n  delimiter: ';;'\n  columns: [{name: a}]\n" MODEL,
      NULL, ":4:14: data.delimiter: expected one character (or \"\\t\"), got ';;'"},
     {"format", HEAD "data:\n  path: d.csv\n  format: parquet\n  columns: [{name: a}]\n" MODEL, NULL,
-     ":4:11: data.format: unsupported format 'parquet' (supported: csv, fasta)"},
+     ":4:11: data.format: unsupported format 'parquet' (supported: csv, fasta, hapt, vcf)"},
     {"log-level", HEAD DATA MODEL "runtime: {log_level: loud}\n", NULL,
      ":9:22: runtime.log_level: expected one of error, warn, info, debug, got 'loud'"},
     {"null-string", HEAD "data:\n  path: d.csv\n  missing: [null]\n  columns: [{name: a}]\n" MODEL,
