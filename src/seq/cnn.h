@@ -71,8 +71,9 @@ int sm_cnn_bits_per_base(sm_ctx *ctx, const sm_cnn *m, const sm_seqset *s, doubl
 /* Local. Release sequences [row0, row0 + n) of length bases each into codes (n x length):
  * sequence i draws from the stream (seed, SM_STREAM_SAMPLE, i) only, whatever batch it is
  * made in. Convolution inputs are kept in per-layer ring buffers, so each new base costs
- * one step of every layer. */
+ * one step of every layer. logits (n x length x 4) gets the logits each base was drawn
+ * from, or is NULL. */
 int sm_cnn_sample(sm_ctx *ctx, const sm_cnn *m, uint64_t seed, int64_t row0, int64_t n,
-                  int64_t length, uint8_t *codes);
+                  int64_t length, uint8_t *codes, float *logits);
 
 #endif

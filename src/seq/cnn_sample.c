@@ -102,9 +102,10 @@ static uint8_t draw(const float logits[4], double u) {
   return (uint8_t)x;
 }
 
-/* Local. One step of every layer for sequence s of the batch at step t; returns its base. */
+/* Local. One step of every layer for sequence s of the batch at step t: its logits into
+ * logits[4], its base drawn with u. */
 static uint8_t step(const sm_cnn *m, ring *rings, int s, int64_t t, int prev, float *h, float *tmp,
-                    double u) {
+                    double u, float *logits) {
   const float *value = m->params.value;
   int c = m->set.channels;
 
@@ -128,7 +129,6 @@ static uint8_t step(const sm_cnn *m, ring *rings, int s, int64_t t, int prev, fl
   }
 
   /* the head */
-  float logits[4];
   sm_relu_forward(h, h, (size_t)c);
   linear_step(logits, h, &m->head, value);
   return draw(logits, u);
@@ -136,20 +136,22 @@ static uint8_t step(const sm_cnn *m, ring *rings, int s, int64_t t, int prev, fl
 
 /* Local. Sequences [row0, row0 + n) (n <= SAMPLE_BATCH), step by step side by side. */
 static void sample_batch(const sm_cnn *m, ring *rings, float *h, float *tmp, uint64_t seed,
-                         int64_t row0, int n, int64_t length, uint8_t *codes) {
+                         int64_t row0, int n, int64_t length, uint8_t *codes, float *logits) {
   sm_rng rng[SAMPLE_BATCH];
+  float mine[4];
   for (int s = 0; s < n; s++)
     sm_rng_init(&rng[s], seed, SM_STREAM_SAMPLE, (uint64_t)(row0 + s));
   for (int64_t t = 0; t < length; t++)
     for (int s = 0; s < n; s++) {
       uint8_t *out = codes + (size_t)s * length;
       int prev = t > 0 ? out[t - 1] : -1;
-      out[t] = step(m, rings, s, t, prev, h, tmp, sm_rng_uniform(&rng[s]));
+      float *lg = logits ? logits + ((size_t)s * length + t) * 4 : mine;
+      out[t] = step(m, rings, s, t, prev, h, tmp, sm_rng_uniform(&rng[s]), lg);
     }
 }
 
 int sm_cnn_sample(sm_ctx *ctx, const sm_cnn *m, uint64_t seed, int64_t row0, int64_t n,
-                  int64_t length, uint8_t *codes) {
+                  int64_t length, uint8_t *codes, float *logits) {
   int blocks = m->set.blocks, c = m->set.channels;
   ring rings[SM_CNN_MAX_BLOCKS + 1];
   float *h = sm_malloc(ctx, (size_t)3 * c * sizeof(float));
@@ -170,7 +172,8 @@ int sm_cnn_sample(sm_ctx *ctx, const sm_cnn *m, uint64_t seed, int64_t row0, int
   /* batches of sequences */
   for (int64_t at = 0; at < n && rc == SM_OK; at += SAMPLE_BATCH) {
     int k = n - at < SAMPLE_BATCH ? (int)(n - at) : SAMPLE_BATCH;
-    sample_batch(m, rings, h, h + c, seed, row0 + at, k, length, codes + at * length);
+    float *lg = logits ? logits + at * length * 4 : NULL;
+    sample_batch(m, rings, h, h + c, seed, row0 + at, k, length, codes + at * length, lg);
   }
   for (int l = 0; l <= blocks; l++)
     free(rings[l].buf);

@@ -87,7 +87,7 @@ static int write_rows(sm_ctx *ctx, hid_t dset, hid_t dxpl, int64_t row0, int64_t
 static int make_rows(sm_ctx *ctx, const sm_seq_release *r, int64_t row0, int64_t n, uint8_t *buf) {
   uint64_t seed = r->experiment->sampling.seed;
   if (r->cnn)
-    SM_TRY(sm_cnn_sample(ctx, r->cnn, seed, row0, n, r->length, buf));
+    SM_TRY(sm_cnn_sample(ctx, r->cnn, seed, row0, n, r->length, buf, NULL));
   for (int64_t i = 0; i < n; i++) {
     uint8_t *row = buf + i * r->length;
     if (!r->cnn)
