@@ -21,8 +21,8 @@ static const sm_param_desc cnn_params[] = {
     {"cycle", SM_PARAM_INT, "0", 0, SM_CNN_MAX_BLOCKS, NULL,
      "blocks after which the dilation starts again at 1; 0: never"},
     {"batch_size", SM_PARAM_INT, "8", 1, 1e9, NULL, "global batch size (windows over all ranks)"},
-    {"epochs", SM_PARAM_INT, "30", 1, 1e7, NULL, "passes over the training windows"},
-    {"lr", SM_PARAM_REAL, "3e-3", 1e-12, 10, NULL, "Adam learning rate"},
+    {"epochs", SM_PARAM_INT, "20", 1, 1e7, NULL, "passes over the training windows"},
+    {"lr", SM_PARAM_REAL, "1e-3", 1e-12, 10, NULL, "Adam learning rate"},
     {"weight_decay", SM_PARAM_REAL, "0", 0, 1, NULL, "decoupled weight decay (AdamW)"},
     {"seed", SM_PARAM_INT, "1", 0, 9007199254740992.0, NULL, "initialisation and batch order"},
 };
