@@ -10,6 +10,7 @@
 #
 # usage: bench/dna_cnn.sh [EPOCHS [ROWS]]   (default 5 epochs for the timing runs, 400
 #                                            sequences of 1,000 bases for sampling)
+#   LAMBDA=path/lambda_virus.fa reads lambda from there instead of data/
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 cnn=$repo/configs/dna-lambda-cnn.yaml
@@ -18,13 +19,15 @@ epochs=${1:-5}
 rows=${2:-400}
 
 [ -x "$bin" ] || bench_die "no program at $bin: run scripts/build.sh (or set SYNTHMPI_BIN)"
-bash "$repo/scripts/get-data.sh" --only dna >/dev/null ||
-  bench_die "lambda phage is missing: run scripts/get-data.sh --only dna"
+if [ -z "${LAMBDA:-}" ]; then
+  bash "$repo/scripts/get-data.sh" --only dna >/dev/null ||
+    bench_die "lambda phage is missing: run scripts/get-data.sh --only dna"
+fi
+lambda=${LAMBDA:-$repo/data/dna/lambda_virus.fa}
+[ -r "$lambda" ] || bench_die "cannot read $lambda"
 mkdir -p "$bench_dir"
 out=$bench_dir/dna_cnn
-sets=(--set "runtime.output_dir=$out" --set sampling.overwrite=true)
-lambda=$(sed -n 's/^ *path: *//p' "$cnn" | head -1)
-lambda=$(cd "$(dirname "$cnn")" && realpath -m "$lambda")
+sets=(--set "runtime.output_dir=$out" --set sampling.overwrite=true --set "data.path=$lambda")
 echo "dna_cnn: $(nproc) cores, load average at start: $(cut -d ' ' -f 1-3 /proc/loadavg)"
 
 # the model's settings as the config gives them (the baseline is built with the same)
