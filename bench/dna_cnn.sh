@@ -46,7 +46,7 @@ step_seconds() {
 # training: synthmpi ranks vs torch threads
 printf '%-6s %-22s %-22s\n' cores "synthmpi s/step" "pytorch s/step"
 python=""
-if python=$(bench_python 2>/dev/null); then :; else python=""; fi
+python=$( (bench_python) 2>/dev/null) || python=""
 for n in 1 2; do
   timed_mpi "$n" "$out-train-np$n.log" run "$cnn" "${sets[@]}" --set "model.epochs=$epochs" \
     --set sampling.rows=1 --set evaluation.enabled=false >/dev/null
@@ -55,7 +55,8 @@ for n in 1 2; do
   if [ -n "$python" ]; then
     "$python" "$repo/bench/torch_dna_cnn.py" --data "$lambda" --threads "$n" --epochs "$epochs" \
       --channels "$channels" --blocks "$blocks" --kernel "$kernel" --batch "$batch" \
-      --lr "$lr" >"$out-torch-t$n.log" 2>&1 || bench_die "torch_dna_cnn.py failed ($out-torch-t$n.log)"
+      --lr "$lr" >"$out-torch-t$n.log" 2>&1 ||
+      bench_die "torch_dna_cnn.py failed ($out-torch-t$n.log)"
     theirs=$(awk '/^seconds_per_step:/ { printf "%.4f", $2 }' "$out-torch-t$n.log")
   fi
   printf '%-6s %-22s %-22s\n' "$n" "$ours" "$theirs"

@@ -49,7 +49,6 @@ int sm_cnn_bits_per_base(sm_ctx *ctx, const sm_cnn *m, const sm_seqset *s, doubl
 
 /* The rings of one convolution for a batch of sequences. */
 typedef struct ring {
-  const sm_conv1d *conv;
   int64_t steps; /* power of two >= reach + 1 */
   float *buf;    /* (SAMPLE_BATCH, steps, conv->in) */
 } ring;
@@ -160,7 +159,6 @@ int sm_cnn_sample(sm_ctx *ctx, const sm_cnn *m, uint64_t seed, int64_t row0, int
   /* a ring per convolution */
   for (int l = 0; l <= blocks; l++) {
     const sm_conv1d *conv = l == 0 ? &m->input : &m->conv[l - 1];
-    rings[l].conv = conv;
     rings[l].steps = pow2_at_least(sm_conv1d_reach(conv) + 1);
     rings[l].buf =
         rc == SM_OK
