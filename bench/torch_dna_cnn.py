@@ -117,7 +117,7 @@ def main():
     torch.manual_seed(a.seed)
 
     codes = read_fasta(a.data)
-    cut = len(codes) - int(round(0.1 * len(codes)))
+    cut = len(codes) - int(0.1 * len(codes) + 0.5)  # the reader's tail split
     train = torch.tensor(windows(codes[:cut], a.window), dtype=torch.long)
     holdout = torch.tensor(windows(codes[cut:], a.window), dtype=torch.long)
     model = DnaCnn(a.channels, a.blocks, a.kernel)
