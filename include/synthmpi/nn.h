@@ -74,6 +74,34 @@ void sm_linear_backward(float *dx, sm_nn_params *p, const float *dy, const float
 void sm_linear_example_norms(double *norm2, const float *dy, const float *x, const sm_linear *l,
                              int rows);
 
+/* ---- causal dilated 1-D convolution over one sequence -------------------------------- */
+
+/* y[t, o] = b[o] + sum_{k, c} W[k * in + c, o] x[t - (kernel - 1 - k) dilation, c], with x
+ * zero before t = 0, so output t never sees input after t. x is (len, in) and y (len, out),
+ * row-major. The forward builds col (len, kernel * in) (im2col) and multiplies it by W
+ * through sm_linear's SGEMM; col is kept for the backward. */
+typedef struct sm_conv1d {
+  int in, out, kernel, dilation;
+  size_t w; /* offset of W (kernel * in, out): tap k, channel c at row k * in + c */
+  size_t b; /* offset of b (out) */
+} sm_conv1d;
+
+void sm_conv1d_reserve(sm_conv1d *l, sm_nn_params *p, int in, int out, int kernel, int dilation);
+/* PyTorch's Conv1d default: U(-1/sqrt(in kernel), 1/sqrt(in kernel)) for W and b. */
+void sm_conv1d_init_default(const sm_conv1d *l, sm_nn_params *p, uint64_t seed);
+/* Bases of history an output sees besides its own step: (kernel - 1) dilation. */
+int sm_conv1d_reach(const sm_conv1d *l);
+/* col (len, kernel * in) from x; y = col W + b. */
+void sm_conv1d_forward(float *y, float *col, const float *x, const sm_conv1d *l,
+                       const sm_nn_params *p, int len);
+/* dW += col^T dy, db += sum_t dy; dx = the input gradient (NULL: not needed), through
+ * dcol (len, kernel * in) as workspace. */
+void sm_conv1d_backward(float *dx, float *dcol, sm_nn_params *p, const float *dy, const float *col,
+                        const sm_conv1d *l, int len);
+/* The same forward by direct loops (the reference the tests hold the fast one to). */
+void sm_conv1d_forward_ref(float *y, const float *x, const sm_conv1d *l, const sm_nn_params *p,
+                           int len);
+
 /* ---- activations (elementwise over n values; dx may alias dy) ---------------------- */
 
 void sm_relu_forward(float *y, const float *x, size_t n);

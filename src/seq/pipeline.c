@@ -1,10 +1,11 @@
-/* synthmpi run for sequence experiments: read FASTA windows, fit the Markov model, write
- * the release, evaluate it against the held-out windows. */
+/* synthmpi run for sequence experiments: read FASTA windows, fit the Markov model or the
+ * neural model, write the release, evaluate it against the held-out windows. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "seq/cnn.h"
 #include "seq/seq_internal.h"
 
 /* Random bases for letters other than ACGT (non_acgt: random) come from this key, so the
@@ -29,7 +30,14 @@ static const sm_model_ops dna_markov = {
 };
 
 const sm_model_ops *sm_seq_model_find(const char *kind) {
+  if (kind && strcmp(kind, sm_dna_cnn_ops.kind) == 0)
+    return &sm_dna_cnn_ops;
   return kind && strcmp(kind, dna_markov.kind) == 0 ? &dna_markov : NULL;
+}
+
+/* Is the experiment's model the neural one? */
+static int is_cnn(const sm_experiment *e) {
+  return strcmp(e->model.kind, sm_dna_cnn_ops.kind) == 0;
 }
 
 int sm_seq_experiment(const sm_experiment *e) {
@@ -63,7 +71,7 @@ static int read_windows(sm_ctx *ctx, const sm_experiment *e, sm_fasta_parts *par
                    "holdout.fraction with split: tail or random",
                    e->path);
   const sm_params *p = &e->model.params;
-  double tail = sm_params_num(p, "order") < 0 ? sm_params_num(p, "validate_tail") : 0;
+  double tail = !is_cnn(e) && sm_params_num(p, "order") < 0 ? sm_params_num(p, "validate_tail") : 0;
   double t0 = sm_elapsed(ctx);
   SM_TRY(sm_fasta_read_parts(ctx, &o, tail, parts, &st));
   sm_log(ctx, SM_LOG_INFO,
@@ -80,8 +88,25 @@ static int read_windows(sm_ctx *ctx, const sm_experiment *e, sm_fasta_parts *par
   return SM_OK;
 }
 
+/* Collective. The neural model, and beside it the order-0 Markov model whose held-out bits
+ * per base the evaluation reports as the baseline. */
+static int fit_cnn(sm_ctx *ctx, const sm_experiment *e, const sm_fasta_parts *parts, sm_markov **m,
+                   sm_cnn **net) {
+  sm_cnn_settings s;
+  sm_markov_options o = {.order = 0, .max_order = 0};
+  SM_TRY(sm_agree(ctx, sm_cnn_settings_read(ctx, &e->model.params, &s)));
+  double t0 = sm_elapsed(ctx);
+  SM_TRY(sm_cnn_fit(ctx, &s, &parts->train, NULL, net));
+  sm_log(ctx, SM_LOG_INFO, "fitted dna_cnn: training bits per base %.4f in the last epoch (%.2f s)",
+         (*net)->history[s.epochs - 1], sm_elapsed(ctx) - t0);
+  return sm_markov_fit(ctx, &o, &parts->train, m);
+}
+
 /* Collective. The model, with its order chosen when model.order is -1. */
-static int fit(sm_ctx *ctx, const sm_experiment *e, const sm_fasta_parts *parts, sm_markov **m) {
+static int fit(sm_ctx *ctx, const sm_experiment *e, const sm_fasta_parts *parts, sm_markov **m,
+               sm_cnn **net) {
+  if (is_cnn(e))
+    return fit_cnn(ctx, e, parts, m, net);
   const sm_params *p = &e->model.params;
   sm_markov_options o = {.order = (int)sm_params_num(p, "order"),
                          .max_order = (int)sm_params_num(p, "max_order"),
@@ -137,9 +162,10 @@ static int write_json(sm_ctx *ctx, const char *path, const char *text) {
   return SM_OK;
 }
 
-/* Collective. Evaluate the release as written. */
-static int evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_markov *m, const sm_seqset *train,
-                    const sm_seqset *holdout, const char *release) {
+/* Collective. Evaluate the release as written; with the neural model, the model's bits
+ * per base are its own and the order-0 figure is the Markov baseline's. */
+static int evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_markov *m, const sm_cnn *net,
+                    const sm_seqset *train, const sm_seqset *holdout, const char *release) {
   sm_seqset synth;
   sm_seq_metrics v;
   double t0 = sm_elapsed(ctx);
@@ -147,6 +173,8 @@ static int evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_markov *m, con
   int rc = sm_seq_evaluate(ctx, m, train, holdout, &synth, &v);
   sm_seqset_free(&synth);
   SM_TRY(rc);
+  if (net && holdout->n_total > 0)
+    SM_TRY(sm_cnn_bits_per_base(ctx, net, holdout, &v.bits_model));
 
   char *json = ctx->rank == 0 ? sm_seq_metrics_json(&v, release, e->resolved) : NULL;
   char *path = sm_experiment_output(e, "evaluation.json");
@@ -166,9 +194,9 @@ static int evaluate(sm_ctx *ctx, const sm_experiment *e, const sm_markov *m, con
 }
 
 /* Collective. Sample and write; rows 0 means as many as the training sequences. */
-static int sample(sm_ctx *ctx, const sm_experiment *e, const sm_markov *m, const sm_seqset *train,
-                  const char *path) {
-  sm_seq_release r = {.experiment = e, .model = m, .rows = e->sampling.rows};
+static int sample(sm_ctx *ctx, const sm_experiment *e, const sm_markov *m, const sm_cnn *net,
+                  const sm_seqset *train, const char *path) {
+  sm_seq_release r = {.experiment = e, .model = m, .cnn = net, .rows = e->sampling.rows};
   if (r.rows == 0)
     r.rows = train->n_total;
   SM_TRY(release_length(ctx, e, train, &r.length));
@@ -185,6 +213,7 @@ static int sample(sm_ctx *ctx, const sm_experiment *e, const sm_markov *m, const
 int sm_seq_run(sm_ctx *ctx, const sm_experiment *e) {
   sm_fasta_parts parts = {0};
   sm_markov *m = NULL;
+  sm_cnn *net = NULL;
   char *release = sm_experiment_output(e, e->sampling.output);
   int rc = sm_agree(ctx, release ? SM_OK : sm_fail(ctx, SM_ERR, "out of memory"));
 
@@ -194,12 +223,13 @@ int sm_seq_run(sm_ctx *ctx, const sm_experiment *e) {
   if (rc == SM_OK)
     rc = read_windows(ctx, e, &parts);
   if (rc == SM_OK)
-    rc = fit(ctx, e, &parts, &m);
+    rc = fit(ctx, e, &parts, &m, &net);
   if (rc == SM_OK)
-    rc = sample(ctx, e, m, &parts.train, release);
+    rc = sample(ctx, e, m, net, &parts.train, release);
   if (rc == SM_OK && e->evaluation.enabled)
-    rc = evaluate(ctx, e, m, &parts.train, &parts.holdout, release);
+    rc = evaluate(ctx, e, m, net, &parts.train, &parts.holdout, release);
 
+  sm_cnn_free(net);
   sm_markov_free(m);
   sm_fasta_parts_free(&parts);
   free(release);

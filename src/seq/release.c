@@ -5,6 +5,7 @@
 
 #include "io/h5util.h"
 #include "io/io.h"
+#include "seq/cnn.h"
 #include "seq/seq_internal.h"
 
 #define SEQ_DATASET "sequences"
@@ -52,7 +53,9 @@ static int write_attributes(sm_ctx *ctx, hid_t file, const sm_seq_release *r) {
   SM_TRY(sm_h5_attr_str(ctx, file, "name", r->experiment->name));
   SM_TRY(sm_h5_attr_str(ctx, file, "experiment", r->experiment->resolved));
   SM_TRY(sm_h5_attr_str(ctx, file, "model", r->experiment->model.kind));
-  SM_TRY(sm_h5_attr_i64(ctx, file, "order", sm_markov_order(r->model)));
+  /* order: bases of context (a neural model's receptive field) */
+  int order = r->cnn ? sm_cnn_receptive_field(r->cnn) : sm_markov_order(r->model);
+  SM_TRY(sm_h5_attr_i64(ctx, file, "order", order));
   SM_TRY(sm_h5_attr_i64(ctx, file, "rows", r->rows));
   SM_TRY(sm_h5_attr_i64(ctx, file, "length", r->length));
   SM_TRY(sm_h5_attr_i64(ctx, file, "seed", (int64_t)r->experiment->sampling.seed));
@@ -81,13 +84,18 @@ static int write_rows(sm_ctx *ctx, hid_t dset, hid_t dxpl, int64_t row0, int64_t
 }
 
 /* Local. Sample release rows [row0, row0 + n) as letters into buf. */
-static void make_rows(const sm_seq_release *r, int64_t row0, int64_t n, uint8_t *buf) {
+static int make_rows(sm_ctx *ctx, const sm_seq_release *r, int64_t row0, int64_t n, uint8_t *buf) {
+  uint64_t seed = r->experiment->sampling.seed;
+  if (r->cnn)
+    SM_TRY(sm_cnn_sample(ctx, r->cnn, seed, row0, n, r->length, buf, NULL));
   for (int64_t i = 0; i < n; i++) {
     uint8_t *row = buf + i * r->length;
-    sm_markov_sample(r->model, r->experiment->sampling.seed, row0 + i, r->length, row);
+    if (!r->cnn)
+      sm_markov_sample(r->model, seed, row0 + i, r->length, row);
     for (int64_t p = 0; p < r->length; p++)
       row[p] = (uint8_t)letters[row[p]];
   }
+  return SM_OK;
 }
 
 /* Collective. Sample and write this rank's block in chunks; every rank takes part in as
@@ -110,8 +118,9 @@ static int fill(sm_ctx *ctx, hid_t dset, const sm_seq_release *r) {
   for (int64_t it = 0; it < iterations && rc == SM_OK; it++) {
     int64_t row0 = lo + it * chunk, n = hi - row0 < chunk ? hi - row0 : chunk;
     n = n > 0 ? n : 0;
-    make_rows(r, row0, n, buf);
-    rc = sm_agree(ctx, write_rows(ctx, dset, dxpl, row0, n, r->length, buf));
+    rc = sm_agree(ctx, make_rows(ctx, r, row0, n, buf));
+    if (rc == SM_OK)
+      rc = sm_agree(ctx, write_rows(ctx, dset, dxpl, row0, n, r->length, buf));
   }
   if (dxpl >= 0)
     H5Pclose(dxpl);

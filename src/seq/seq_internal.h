@@ -28,9 +28,10 @@ int sm_seq_split_tail(sm_ctx *ctx, const sm_seqset *s, double tail, sm_seqset *h
 
 typedef struct sm_seq_release {
   const sm_experiment *experiment; /* name, resolved text, sampling settings */
-  const sm_markov *model;
-  int64_t rows;   /* sequences */
-  int64_t length; /* bases each */
+  const sm_markov *model;          /* the Markov model, or NULL when cnn samples */
+  const struct sm_cnn *cnn;        /* the neural model, or NULL */
+  int64_t rows;                    /* sequences */
+  int64_t length;                  /* bases each */
 } sm_seq_release;
 
 /* Collective. Sample and write the release to path (staged as path.partial). */
