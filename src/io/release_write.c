@@ -206,7 +206,7 @@ static int integers_to_disk(sm_ctx *ctx, const sm_column *c, double *v, int64_t 
   return SM_OK;
 }
 
-/* A code that is not one of the column's categories (NaN, missing, is fine). */
+/* A code that is not one of the column's categories (NaN, a missing value, is not). */
 static int bad_code(double x, double top) {
   return !isnan(x) && !(x >= 0 && x < top && x == floor(x));
 }
@@ -214,7 +214,8 @@ static int bad_code(double x, double top) {
 /* Local. In place: values [first, first + n) of a sampled float64 code column, n at most
  * SAMPLE_CALL_ROWS, become int32 codes (-1 for missing) packed from the front of the array:
  * code i goes to bytes [4i, 4i + 4), which hold no value not yet converted. The codes are
- * made without branches in a buffer (the loop vectorises) and checked once per block. */
+ * made in a buffer with the validity folded into one flag; only a block with a bad code is
+ * scanned again, for the message. */
 static int codes_to_disk(sm_ctx *ctx, const sm_column *c, double *v, int64_t first, int64_t n,
                          int64_t row0) {
   int32_t code[SAMPLE_CALL_ROWS];
