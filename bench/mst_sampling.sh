@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # MST sampling speed: fit MST on Adult once (configs/adult-mst.yaml), then release ROWS
-# synthetic rows with 'synthmpi sample' at each rank count, uncompressed. Prints the
-# whole command's rows/s (start-up, loading the model, generating, writing the HDF5
-# file) and the release writer's own rate from its log line, per rank and per core.
+# synthetic rows with 'synthmpi sample' at each rank count, uncompressed. Prints, per
+# core, three rates: the whole command's (start-up, loading the model, generating,
+# writing the HDF5 file), the release writer's (generating and writing, from its log
+# line), and generation alone (the model's sampling and the conversion to stored types,
+# the writer's "making rows" time: the slowest rank's, for its share of the rows).
 #
 # environment: ROWS (default 20000000), RANKS (default "1 2"), BENCH_DIR (default
 #              build/bench), SYNTHMPI_BIN, SYNTHMPI_MPIRUN (see scripts/mpi-launch.sh)
@@ -29,7 +31,8 @@ model="$work/model/model.h5"
 echo "fit: ${fit_s} s on 1 rank"
 
 echo
-printf '%6s %9s %14s %16s %16s\n' ranks seconds rows_per_s rows_per_s_core writer_rows_s_core
+printf '%6s %9s %14s %16s %18s %18s\n' ranks seconds rows_per_s rows_per_s_core \
+  writer_rows_s_core generate_rows_s_core
 for n in $ranks; do
   out="$work/np$n" log="$logs/mst_sampling-np$n.log"
   t=$(timed_mpi "$n" "$log" sample "$experiment" --model "$model" \
@@ -39,9 +42,13 @@ for n in $ranks; do
   [ -e "$out/release.h5" ] || bench_die "sample on $n ranks wrote no $out/release.h5"
   rm -rf "$out"
 
-  # the writer's line: "release: wrote N rows to PATH in S s (M MB/s)"
-  ws=$(sed -n 's/.*release: wrote [0-9]* rows to .* in \([0-9.]*\) s.*/\1/p' "$log" | tail -n 1)
+  # the writer's line: "release: wrote N rows to PATH in S s (M MB/s); making rows G s,
+  # writing W s"
+  line=$(grep 'release: wrote [0-9]* rows to ' "$log" | tail -n 1)
+  ws=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) s (.*/\1/p')
+  gs=$(echo "$line" | sed -n 's/.*making rows \([0-9.]*\) s.*/\1/p')
+  [ -n "$ws" ] && [ -n "$gs" ] || bench_die "no release line with timings in $log"
   rps=$(calc "$rows / $t")
-  printf '%6s %9s %14.0f %16.0f %16.0f\n' "$n" "$t" "$rps" "$(calc "$rps / $n")" \
-    "$(calc "$rows / ${ws:-$t} / $n")"
+  printf '%6s %9s %14.0f %16.0f %18.0f %18.0f\n' "$n" "$t" "$rps" "$(calc "$rps / $n")" \
+    "$(calc "$rows / $ws / $n")" "$(calc "$rows / $n / $gs")"
 done

@@ -23,6 +23,14 @@ typedef struct sm_fit_options {
                                       * is saved in checkpoints and continues on resume) */
 } sm_fit_options;
 
+/* The differentially private fit of a model, which decides the privacy settings it reads:
+ * DP-SGD reads all of them; zCDP (MST) only epsilon, delta and reproducible. */
+typedef enum sm_model_privacy {
+  SM_MODEL_NOT_PRIVATE = 0, /* no private fit: a privacy section is refused */
+  SM_MODEL_DP_SGD,
+  SM_MODEL_ZCDP,
+} sm_model_privacy;
+
 typedef struct sm_model_ops {
   const char *kind;            /* name used in model.kind */
   const char *summary;         /* one line for --help and the docs */
@@ -44,6 +52,8 @@ typedef struct sm_model_ops {
   int (*load)(sm_ctx *ctx, int64_t group, void **state);
 
   void (*free_state)(void *state);
+
+  sm_model_privacy private_fit; /* its private fit, if any */
 } sm_model_ops;
 
 /* A fitted model: its operations, state and the schema it was fitted on. */

@@ -4,7 +4,7 @@
  *       epsilon spent by DP-SGD; --budget B refuses (exit 3) when the guaranteed
  *       epsilon (RDP's value, PRV's upper bound) exceeds B
  *   --sample-rate Q --epochs E --target-epsilon EPS --delta D [--accountant rdp|prv]
- *       the noise multiplier that meets the target
+ *       the noise multiplier that meets the target, and the epsilon it reaches
  *   --rho R --delta D          zCDP to (epsilon, delta)
  *   --epsilon EPS --delta D    the largest zCDP rho that converts to at most EPS
  *
@@ -33,7 +33,8 @@ static void privacy_usage(const sm_ctx *ctx) {
         "epsilon of DP-SGD (Poisson sampling at rate Q, Gaussian noise multiplier S):\n"
         "  --sample-rate Q --noise S (--steps T | --epochs E) --delta D\n"
         "      [--accountant rdp|prv] [--budget B]\n"
-        "noise multiplier for a target epsilon (steps = floor(E / Q)):\n"
+        "noise multiplier for a target epsilon, and the epsilon it reaches\n"
+        "(steps = floor(E / Q)):\n"
         "  --sample-rate Q --epochs E --target-epsilon EPS --delta D [--accountant rdp|prv]\n"
         "zCDP conversions (Canonne, Kamath, Steinke 2020):\n"
         "  --rho R --delta D          epsilon of rho-zCDP at delta\n"
@@ -178,10 +179,18 @@ static int run_noise(sm_ctx *ctx, const privacy_opts *o) {
   double sigma = NAN;
   SM_TRY(sm_noise_for_epsilon(ctx, o->accountant, o->target, o->delta, o->sample_rate, o->epochs,
                               &sigma));
+
+  /* the epsilon that sigma reaches over the same steps */
+  sm_dp_sgd mech = {o->sample_rate, sigma, (int64_t)(o->epochs / o->sample_rate)};
+  sm_dp_epsilon reached;
+  SM_TRY(sm_dp_sgd_epsilon(ctx, o->accountant, &mech, o->delta, &reached));
   if (ctx->rank == 0) {
-    printf("accountant: %s\nsteps: %lld\n", accountant_name(o->accountant),
-           (long long)(o->epochs / o->sample_rate));
+    printf("accountant: %s\nsteps: %lld\ndelta: %g\n", accountant_name(o->accountant),
+           (long long)mech.steps, o->delta);
     printf("noise_multiplier: %.6f\n", sigma);
+    printf("epsilon: %.6f\n", reached.bound);
+    if (o->accountant == SM_ACCOUNTANT_PRV)
+      printf("epsilon_estimate: %.6f\nepsilon_upper: %.6f\n", reached.estimate, reached.bound);
     fflush(stdout);
   }
   return SM_OK;

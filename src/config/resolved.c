@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config/internal.h"
+#include "synthmpi/model.h"
 #include "synthmpi/table.h"
 
 typedef struct text {
@@ -186,14 +187,19 @@ static void put_evaluation(text *t, const sm_eval_spec *v) {
   put_real_between(t, ", learning_rate: ", v->utility_eta, "}\n");
 }
 
-static void put_privacy(text *t, const sm_privacy_spec *p) {
+/* The privacy settings the model reads: the DP-SGD ones only for a DP-SGD fit (an MST
+ * run spends its budget under zCDP and has no accountant, clipping or noise to set). */
+static void put_privacy(text *t, const sm_privacy_spec *p, const char *kind) {
   if (!p->enabled)
     return;
+  const sm_model_ops *ops = sm_model_find(kind);
   put_real_between(t, "privacy:\n  epsilon: ", p->epsilon, "\n");
   put_real_between(t, "  delta: ", p->delta, "\n");
-  put_str_between(t, "  accountant: ", p->accountant, "\n");
-  put_real_between(t, "  max_grad_norm: ", p->max_grad_norm, "\n");
-  put_real_between(t, "  noise_multiplier: ", p->noise_multiplier, "\n");
+  if (!ops || ops->private_fit == SM_MODEL_DP_SGD) {
+    put_str_between(t, "  accountant: ", p->accountant, "\n");
+    put_real_between(t, "  max_grad_norm: ", p->max_grad_norm, "\n");
+    put_real_between(t, "  noise_multiplier: ", p->noise_multiplier, "\n");
+  }
   put_bool(t, "  reproducible", p->reproducible);
 }
 
@@ -217,7 +223,7 @@ int cfg_write_resolved(sm_ctx *ctx, const sm_experiment *e, char **out) {
   if (e->holdout.kind == SM_HOLDOUT_TAIL)
     put_real_between(&t, "holdout:\n  fraction: ", e->holdout.fraction, "\n  split: tail\n");
   put_model(&t, &e->model);
-  put_privacy(&t, &e->privacy);
+  put_privacy(&t, &e->privacy, e->model.kind);
 
   /* outputs */
   const sm_sampling_spec *s = &e->sampling;

@@ -158,6 +158,11 @@ static int report_json(sm_ctx *ctx, const sm_experiment *e, const sm_table *trai
   return rc;
 }
 
+/* The printed tables: a label column, then two right-aligned value columns (a
+ * longer column name in "worst column" pushes its value right). */
+#define LABEL_WIDTH 34
+#define VALUE_WIDTH 13
+
 /* The five lowest column scores against training. */
 static void log_worst_columns(const sm_ctx *ctx, const sm_schema *sc, const sm_fidelity *f) {
   int shown[5] = {-1, -1, -1, -1, -1};
@@ -173,40 +178,49 @@ static void log_worst_columns(const sm_ctx *ctx, const sm_schema *sc, const sm_f
     if (best < 0)
       break;
     shown[k] = best;
-    sm_log(ctx, SM_LOG_INFO, "  worst column %d: %-24s %.4f", k + 1, sc->cols[best].name,
-           f->shape[best]);
+    sm_log(ctx, SM_LOG_INFO, "  worst column %d: %-*s%*.4f", k + 1, LABEL_WIDTH - 18,
+           sc->cols[best].name, VALUE_WIDTH, f->shape[best]);
   }
+}
+
+/* Rank 0: a table's heading line. */
+static void log_heading(const sm_ctx *ctx, const char *title, const char *a, const char *b) {
+  sm_log(ctx, SM_LOG_INFO, "%-*s%*s%*s", LABEL_WIDTH, title, VALUE_WIDTH, a, VALUE_WIDTH, b);
+}
+
+/* Rank 0: one row of two values, or of one (b_shown 0) in the first column. */
+static void log_row(const sm_ctx *ctx, const char *label, double a, double b, int b_shown) {
+  if (b_shown)
+    sm_log(ctx, SM_LOG_INFO, "  %-*s%*.4f%*.4f", LABEL_WIDTH - 2, label, VALUE_WIDTH, a,
+           VALUE_WIDTH, b);
+  else
+    sm_log(ctx, SM_LOG_INFO, "  %-*s%*.4f", LABEL_WIDTH - 2, label, VALUE_WIDTH, a);
 }
 
 /* Rank 0 prints the summary table. */
 static void log_summary(const sm_ctx *ctx, const sm_schema *sc, const sm_fidelity *vt,
                         const sm_fidelity *vh, const sm_utility *u) {
-  sm_log(ctx, SM_LOG_INFO, "evaluation          vs training   vs holdout");
-  sm_log(ctx, SM_LOG_INFO, "  overall             %8.4f     %8.4f", vt->overall,
-         vh ? vh->overall : NAN);
-  sm_log(ctx, SM_LOG_INFO, "  column shapes       %8.4f     %8.4f", vt->column_shapes,
-         vh ? vh->column_shapes : NAN);
-  sm_log(ctx, SM_LOG_INFO, "  column pairs        %8.4f     %8.4f", vt->column_pairs,
-         vh ? vh->column_pairs : NAN);
+  log_heading(ctx, "evaluation", "vs training", "vs holdout");
+  log_row(ctx, "overall", vt->overall, vh ? vh->overall : NAN, 1);
+  log_row(ctx, "column shapes", vt->column_shapes, vh ? vh->column_shapes : NAN, 1);
+  log_row(ctx, "column pairs", vt->column_pairs, vh ? vh->column_pairs : NAN, 1);
   log_worst_columns(ctx, sc, vt);
-  sm_log(ctx, SM_LOG_INFO, "utility             AUC          macro F1");
-  sm_log(ctx, SM_LOG_INFO, "  trained on real     %8.4f     %8.4f", u->auc_real, u->f1_real);
-  sm_log(ctx, SM_LOG_INFO, "  trained on synth    %8.4f     %8.4f", u->auc_synth, u->f1_synth);
+  log_heading(ctx, "utility", "AUC", "macro F1");
+  log_row(ctx, "trained on real", u->auc_real, u->f1_real, 1);
+  log_row(ctx, "trained on synth", u->auc_synth, u->f1_synth, 1);
   if (u->reason[0])
     sm_log(ctx, SM_LOG_INFO, "  utility note: %s", u->reason);
 }
 
-/* Rank 0 prints the privacy lines. */
+/* Rank 0 prints the privacy table; the attack's figures have one value each. */
 static void log_privacy(const sm_ctx *ctx, const sm_privacy_metrics *p) {
-  sm_log(ctx, SM_LOG_INFO, "privacy             synthetic    holdout");
-  sm_log(ctx, SM_LOG_INFO, "  DCR median          %8.4f     %8.4f", p->dcr_synth_median,
-         p->dcr_hold_median);
-  sm_log(ctx, SM_LOG_INFO, "  DCR 5th percentile  %8.4f     %8.4f", p->dcr_synth_p05,
-         p->dcr_hold_p05);
-  sm_log(ctx, SM_LOG_INFO, "  identical to train  %8.4f     %8.4f", p->identical_synth,
-         p->identical_hold);
-  sm_log(ctx, SM_LOG_INFO, "  closer than holdout p05 %.4f; membership AUC %.4f, advantage %.4f",
-         p->dcr_share_closer, p->mia_auc, p->mia_advantage);
+  log_heading(ctx, "privacy", "synthetic", "holdout");
+  log_row(ctx, "DCR median", p->dcr_synth_median, p->dcr_hold_median, 1);
+  log_row(ctx, "DCR 5th percentile", p->dcr_synth_p05, p->dcr_hold_p05, 1);
+  log_row(ctx, "identical to train", p->identical_synth, p->identical_hold, 1);
+  log_row(ctx, "closer than holdout p05", p->dcr_share_closer, NAN, 0);
+  log_row(ctx, "membership AUC", p->mia_auc, NAN, 0);
+  log_row(ctx, "membership advantage", p->mia_advantage, NAN, 0);
   if (p->reason[0])
     sm_log(ctx, SM_LOG_INFO, "  privacy note: %s", p->reason);
 }

@@ -14,12 +14,18 @@
 #define MAX_CHUNK_ROWS ((int64_t)1 << 20)
 /* Seconds between progress lines. */
 #define PROGRESS_EVERY 5.0
+/* Rows per call of the model's sample: one block of every column stays in cache while it is
+ * converted to its stored type. Blocks start at global multiples of this size, so a model
+ * that works in aligned blocks of its own (TVAE: 1024 rows) never has one split by two
+ * calls. */
+#define SAMPLE_CALL_ROWS 1024
 
 /* Progress of the write, for rank 0's log lines. */
 typedef struct release_progress {
-  double t0, last; /* start, last line (MPI_Wtime) */
-  int64_t rows;    /* global rows in the release */
-  int64_t chunk;   /* rows per rank per iteration */
+  double t0, last;          /* start, last line (MPI_Wtime) */
+  int64_t rows;             /* global rows in the release */
+  int64_t chunk;            /* rows per rank per iteration */
+  double sampling, writing; /* this rank's seconds in each */
 } release_progress;
 
 static hid_t file_type(sm_coltype t) {
@@ -175,37 +181,89 @@ static int writer_close(sm_ctx *ctx, release_writer *w) {
   return SM_OK;
 }
 
-/* Local. In place: a sampled float64 column becomes its stored type (int64 or int32
- * codes at the front of the same array; a narrower value never overtakes an unread one). */
-static int to_disk(sm_ctx *ctx, const sm_column *c, double *v, int64_t n, int64_t row0) {
-  for (int64_t i = 0; i < n; i++) {
+/* Local. In place: values [first, first + n) of a sampled float64 integer column become
+ * int64. Whole numbers, the usual case, skip llround. row0: the global row of v[0]. */
+static int integers_to_disk(sm_ctx *ctx, const sm_column *c, double *v, int64_t first, int64_t n,
+                            int64_t row0) {
+  for (int64_t i = first; i < first + n; i++) {
     double x = v[i];
-    if (c->type == SM_COL_INTEGER) {
-      if (!isnan(x) && !(fabs(x) < 9.2e18))
+    int64_t k = INT64_MIN;
+    if (!isnan(x)) {
+      if (!(fabs(x) < 9.2e18))
         return sm_fail(ctx, SM_ERR, "column '%s', row %lld: %g does not fit in int64", c->name,
                        (long long)(row0 + i), x);
-      int64_t k = isnan(x) ? INT64_MIN : (int64_t)llround(x);
-      memcpy((char *)v + 8 * i, &k, 8);
-    } else if (sm_coltype_is_discrete(c->type)) {
-      if (!isnan(x) && !(x >= 0 && x < c->n_categories && x == floor(x)))
-        return sm_fail(ctx, SM_ERR, "column '%s', row %lld: code %g outside its %d categories",
-                       c->name, (long long)(row0 + i), x, c->n_categories);
-      int32_t k = isnan(x) ? -1 : (int32_t)x;
-      memcpy((char *)v + 4 * i, &k, 4);
+      k = (int64_t)x;
+      k = (double)k == x ? k : (int64_t)llround(x);
     }
+    memcpy(v + i, &k, 8);
   }
   return SM_OK;
 }
 
-/* Local. Sample rows [row0, row0 + n) into the reused chunk table, in stored types. */
+/* A code that is not one of the column's categories (NaN, a missing value, is not). */
+static int bad_code(double x, double top) {
+  return !isnan(x) && !(x >= 0 && x < top && x == floor(x));
+}
+
+/* Local. In place: values [first, first + n) of a sampled float64 code column, n at most
+ * SAMPLE_CALL_ROWS, become int32 codes (-1 for missing) packed from the front of the array:
+ * code i goes to bytes [4i, 4i + 4), which hold no value not yet converted. The codes are
+ * made in a buffer with the validity folded into one flag; only a block with a bad code is
+ * scanned again, for the message. */
+static int codes_to_disk(sm_ctx *ctx, const sm_column *c, double *v, int64_t first, int64_t n,
+                         int64_t row0) {
+  int32_t code[SAMPLE_CALL_ROWS];
+  const double *x = v + first;
+  double top = (double)c->n_categories;
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int in = (x[i] >= 0) & (x[i] < top); /* 0 for NaN */
+    int32_t k = (int32_t)(in ? x[i] : -1.0);
+    code[i] = k;
+    bad |= (x[i] == x[i]) & ((in ^ 1) | ((double)k != x[i]));
+  }
+  for (int64_t i = 0; bad && i < n; i++)
+    if (bad_code(x[i], top))
+      return sm_fail(ctx, SM_ERR, "column '%s', row %lld: code %g outside its %d categories",
+                     c->name, (long long)(row0 + first + i), x[i], c->n_categories);
+  memcpy((char *)v + 4 * first, code, (size_t)n * 4);
+  return SM_OK;
+}
+
+/* Local. In place: values [first, first + n) of a sampled float64 column become its stored
+ * type (float64 columns stay as they are); in order of first, so packed codes never
+ * overwrite a value not yet converted. */
+static int to_disk(sm_ctx *ctx, const sm_column *c, double *v, int64_t first, int64_t n,
+                   int64_t row0) {
+  if (c->type == SM_COL_INTEGER)
+    return integers_to_disk(ctx, c, v, first, n, row0);
+  if (sm_coltype_is_discrete(c->type))
+    return codes_to_disk(ctx, c, v, first, n, row0);
+  return SM_OK;
+}
+
+/* Local. Sample rows [row0, row0 + n) into the reused chunk table t, in stored types: block
+ * by block (SAMPLE_CALL_ROWS, globally aligned) through the view table, whose value
+ * pointers (view_values, n_cols) are moved along t's columns, each block converted while
+ * it is in cache. */
 static int make_chunk(sm_ctx *ctx, const sm_model *model, const sm_experiment *e, int64_t row0,
-                      int64_t n, sm_table *t) {
-  t->n_rows = n;
-  t->row_offset = row0;
-  t->n_rows_total = e->sampling.rows;
-  SM_TRY(model->ops->sample(ctx, model->state, e->sampling.seed, row0, t));
-  for (int j = 0; j < t->schema.n_cols; j++)
-    SM_TRY(to_disk(ctx, &t->schema.cols[j], t->values[j], n, row0));
+                      int64_t n, sm_table *t, double **view_values) {
+  sm_table view = *t;
+  view.values = view_values;
+  view.n_rows_total = e->sampling.rows;
+  for (int64_t a = row0, b; a < row0 + n; a = b) {
+    b = (a / SAMPLE_CALL_ROWS + 1) * SAMPLE_CALL_ROWS; /* at most SAMPLE_CALL_ROWS rows */
+    b = b < row0 + n ? b : row0 + n;
+
+    /* the block's values, then their stored types */
+    for (int j = 0; j < t->schema.n_cols; j++)
+      view_values[j] = t->values[j] + (a - row0);
+    view.n_rows = b - a;
+    view.row_offset = a;
+    SM_TRY(model->ops->sample(ctx, model->state, e->sampling.seed, a, &view));
+    for (int j = 0; j < t->schema.n_cols; j++)
+      SM_TRY(to_disk(ctx, &t->schema.cols[j], t->values[j], a - row0, b - a, row0));
+  }
   return SM_OK;
 }
 
@@ -251,38 +309,46 @@ static void log_progress(const sm_ctx *ctx, release_progress *p, int64_t iterati
 /* Collective. Sample and write this rank's block in chunks; the number of iterations is
  * the largest over ranks, so every rank takes part in every collective write. */
 static int write_rows(sm_ctx *ctx, const release_writer *w, const sm_experiment *e,
-                      const sm_model *model) {
+                      const sm_model *model, release_progress *p) {
   int64_t lo, hi, chunk = e->sampling.chunk_rows, rows = e->sampling.rows;
   sm_partition(rows, ctx->size, ctx->rank, &lo, &hi);
   int64_t mine = (hi - lo + chunk - 1) / chunk, iterations = 0;
   SM_MPI_CHECK(ctx, MPI_Allreduce(&mine, &iterations, 1, MPI_INT64_T, MPI_MAX, ctx->comm));
 
-  /* one chunk table, reused: memory does not grow with rows */
+  /* one chunk table and its block view, reused: memory does not grow with rows */
   sm_table t;
   int64_t cap = hi - lo < chunk ? hi - lo : chunk;
-  int rc = sm_agree(ctx, sm_table_alloc(ctx, &t, &model->schema, cap > 0 ? cap : 1));
-  release_progress p = {MPI_Wtime(), MPI_Wtime(), rows, chunk};
+  int n_cols = model->schema.n_cols;
+  double **view = sm_malloc(ctx, (size_t)(n_cols > 0 ? n_cols : 1) * sizeof(double *));
+  int rc = sm_table_alloc(ctx, &t, &model->schema, cap > 0 ? cap : 1);
+  rc = sm_agree(ctx, rc == SM_OK && !view ? SM_ERR : rc);
+  p->chunk = chunk;
   for (int64_t it = 0; it < iterations && rc == SM_OK; it++) {
     int64_t row0 = lo + it * chunk, n = hi - row0 < chunk ? hi - row0 : chunk;
     n = n > 0 ? n : 0;
-    rc = sm_agree(ctx, n > 0 ? make_chunk(ctx, model, e, row0, n, &t) : SM_OK);
+    double t0 = MPI_Wtime();
+    rc = sm_agree(ctx, n > 0 ? make_chunk(ctx, model, e, row0, n, &t, view) : SM_OK);
+    double t1 = MPI_Wtime();
     if (rc == SM_OK)
       rc = sm_agree(ctx, write_chunk(ctx, w, &t, row0, n));
-    log_progress(ctx, &p, it);
+    p->sampling += t1 - t0;
+    p->writing += MPI_Wtime() - t1;
+    log_progress(ctx, p, it);
   }
+  free(view);
   sm_table_free(&t);
   return rc;
 }
 
 /* Collective. Create, fill and close the partial file. */
 static int write_partial(sm_ctx *ctx, const sm_experiment *e, const sm_model *model,
-                         const char *partial) {
+                         const char *partial, release_progress *p) {
   release_writer w = {-1, -1, NULL, 0};
   int rc = sm_agree(ctx, writer_open(ctx, &w, e, model, partial));
   if (rc == SM_OK && e->sampling.n_conditions > 0)
     rc = sm_release_write_conditioned(ctx, &w, e, model);
   else if (rc == SM_OK)
-    rc = write_rows(ctx, &w, e, model);
+    rc = write_rows(ctx, &w, e, model, p);
   int closed = writer_close(ctx, &w);
   return rc != SM_OK ? rc : closed;
 }
@@ -290,27 +356,33 @@ static int write_partial(sm_ctx *ctx, const sm_experiment *e, const sm_model *mo
 int sm_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model, const char *path) {
   double t0 = MPI_Wtime();
   SM_TRY(sm_agree(ctx, check_request(ctx, e, model)));
+  release_progress p = {t0, t0, e->sampling.rows, e->sampling.chunk_rows, 0.0, 0.0};
 
   /* refuse or prepare the target before any work */
   sm_stage st;
   int rc = sm_stage_begin(ctx, path, e->sampling.overwrite, &st);
   if (rc == SM_OK)
-    rc = sm_stage_finish(ctx, &st, write_partial(ctx, e, model, st.partial));
+    rc = sm_stage_finish(ctx, &st, write_partial(ctx, e, model, st.partial, &p));
   sm_stage_free(&st);
   SM_TRY(rc);
 
-  /* the final line: size of the data written and the rate */
-  double bytes = 0, seconds = MPI_Wtime() - t0;
+  /* the final line: size of the data written, the rate, and the slowest rank's split
+   * between making rows (sampling, stored types) and writing them */
+  double bytes = 0, seconds = MPI_Wtime() - t0, split[2] = {p.sampling, p.writing};
+  SM_MPI_CHECK(ctx, MPI_Allreduce(MPI_IN_PLACE, split, 2, MPI_DOUBLE, MPI_MAX, ctx->comm));
   for (int j = 0; j < model->schema.n_cols; j++)
     bytes += (double)stored_size(model->schema.cols[j].type) * (double)e->sampling.rows;
-  sm_log(ctx, SM_LOG_INFO, "release: wrote %lld rows to %s in %.2f s (%.1f MB/s)",
-         (long long)e->sampling.rows, path, seconds, bytes / 1e6 / (seconds > 0 ? seconds : 1));
+  sm_log(ctx, SM_LOG_INFO,
+         "release: wrote %lld rows to %s in %.2f s (%.1f MB/s); making rows %.2f s, "
+         "writing %.2f s",
+         (long long)e->sampling.rows, path, seconds, bytes / 1e6 / (seconds > 0 ? seconds : 1),
+         split[0], split[1]);
   return SM_OK;
 }
 
 int sm_release_chunk_to_disk(sm_ctx *ctx, sm_table *t, int64_t row0) {
   for (int j = 0; j < t->schema.n_cols; j++)
-    SM_TRY(to_disk(ctx, &t->schema.cols[j], t->values[j], t->n_rows, row0));
+    SM_TRY(to_disk(ctx, &t->schema.cols[j], t->values[j], 0, t->n_rows, row0));
   return SM_OK;
 }
 

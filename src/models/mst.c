@@ -644,4 +644,5 @@ const sm_model_ops sm_model_mst = {
     .save = sm_mst_save,
     .load = sm_mst_load,
     .free_state = sm_mst_free,
+    .private_fit = SM_MODEL_ZCDP,
 };

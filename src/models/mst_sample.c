@@ -75,11 +75,13 @@ static void fill_words(uint64_t seed, int64_t row, int m, int blocks, uint32_t *
     philox_block(seed, row, m, (uint32_t)b, 4 * blocks, words);
 }
 
-/* One draw from an alias table over n values (keep, alias: (n)). */
+/* One draw from an alias table over n values (keep, alias: (n)). The choice between v and
+ * its alias is made with a mask, not a branch: the branch would go either way at random. */
 static inline int alias_draw(const uint32_t *keep, const int *alias, int n, uint32_t word) {
   uint64_t x = (uint64_t)word * (uint64_t)n;
-  int v = (int)(x >> 32);
-  return (uint32_t)x < keep[v] ? v : alias[v];
+  int v = (int)(x >> 32), other = alias[v];
+  int kept = -(int)((uint32_t)x < keep[v]); /* all ones when v is kept */
+  return other ^ ((v ^ other) & kept);
 }
 
 /* The domain value of compressed value c (a merged bucket draws a member with u). */

@@ -328,4 +328,5 @@ const sm_model_ops sm_model_tvae = {
     .save = sm_tvae_save,
     .load = sm_tvae_load,
     .free_state = sm_tvae_free,
+    .private_fit = SM_MODEL_DP_SGD,
 };

@@ -11,6 +11,10 @@
 
 #define TVAE_MAX_LAYERS 8
 #define TVAE_N_LOSSES 2 /* reconstruction, KL */
+/* The decoder's sigma in a private run: fixed, not trained (see sm_tvae_train_private).
+ * It weighs each scalar's squared error by 1 / (2 sigma^2) = 2, so the scalars' gradients
+ * no longer fill each example's clipping norm and the one-hot spans get their share. */
+#define TVAE_PRIVATE_SIGMA 0.5f
 
 /* The settings of a fit (the model parameters), as saved with the model. */
 typedef struct tvae_settings {
@@ -74,7 +78,10 @@ tvae_train *sm_tvae_train_wrap(sm_ctx *ctx, tvae_state *st, float *data, int64_t
                                int64_t row_offset);
 void sm_tvae_train_free(tvae_train *tr);
 /* Local. Switch the workspace to DP-SGD: every batch adds the sum of per-example gradients,
- * each clipped to L2 norm `clip` over all parameters (two backward passes). */
+ * each clipped to L2 norm `clip` over all trained parameters (two backward passes). The
+ * decoder's sigma is set to TVAE_PRIVATE_SIGMA and kept there: trained, its gradient
+ * (about 1/sigma per scalar value and row) would fill most of each example's clipping norm
+ * and, driven by the noise, it drifts to its bounds and the loss diverges. */
 int sm_tvae_train_private(sm_ctx *ctx, tvae_train *tr, double clip);
 /* Local (private workspaces): the squared gradient norm of each of the m rows' losses over
  * all parameters, from one batched backward, into norm2 (m). Parameter gradients unchanged. */
@@ -90,6 +97,8 @@ int sm_tvae_private_encoder(sm_ctx *ctx, sm_encoder *enc, const sm_schema *schem
 /* The trainer's callbacks (model = the tvae_train). */
 int sm_tvae_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
                   int64_t epoch, double *loss);
+/* After each step: sigma clamped to [0.01, 1], or in a private run set back to
+ * TVAE_PRIVATE_SIGMA (the step's noise moved it). */
 void sm_tvae_clamp_sigma(void *model);
 
 /* Collective. The model operations save and load (see synthmpi/model.h). */

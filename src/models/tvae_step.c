@@ -34,10 +34,10 @@ struct tvae_train {
   float *dmu, *dlogvar, *dz;                             /* (cap, emb) */
   float *grad[2];                                        /* (cap, widest layer) scratch */
 
-  /* DP-SGD (clip > 0): the loss gradients of each row kept between the two backward passes */
+  /* DP-SGD (clip > 0): the loss gradients of each row kept between the two backward passes;
+   * sigma is fixed at TVAE_PRIVATE_SIGMA and not trained */
   float clip;                              /* per-example norm bound C; 0: not private */
   float *seed_rec, *seed_mu, *seed_logvar; /* (cap, width), (cap, emb), (cap, emb) */
-  float *dsig;                             /* (cap, width) each row's sigma gradient */
   double *norm2;                           /* (cap) squared per-example gradient norms */
   sm_nn_params scratch;                    /* the values, and a gradient buffer to discard */
 };
@@ -125,7 +125,6 @@ static size_t carve(tvae_train *tr, float *block) {
   VIEW(tr->seed_rec, cap * width);
   VIEW(tr->seed_mu, cap * emb);
   VIEW(tr->seed_logvar, cap * emb);
-  VIEW(tr->dsig, cap * width);
 #undef VIEW
   return used;
 }
@@ -212,6 +211,7 @@ int sm_tvae_train_private(sm_ctx *ctx, tvae_train *tr, double clip) {
   if (!tr->norm2 || !tr->scratch.grad)
     return SM_ERR;
   tr->clip = (float)clip;
+  sm_tvae_clamp_sigma(tr);
   return SM_OK;
 }
 
@@ -220,7 +220,10 @@ void sm_tvae_clamp_sigma(void *model) {
   tvae_net *net = &tr->st->net;
   float *sigma = net->params.value + net->sigma;
   for (int c = 0; c < net->width; c++)
-    sigma[c] = sigma[c] < 0.01f ? 0.01f : sigma[c] > 1.0f ? 1.0f : sigma[c];
+    if (tr->clip > 0)
+      sigma[c] = TVAE_PRIVATE_SIGMA;
+    else
+      sigma[c] = sigma[c] < 0.01f ? 0.01f : sigma[c] > 1.0f ? 1.0f : sigma[c];
 }
 
 /* ---- forward ------------------------------------------------------------------------ */
@@ -276,13 +279,10 @@ static double scalar_loss(tvae_train *tr, int c, int m) {
     float t = tanhf(tr->rec[i]), e = tr->x[i] - t;
     sum += (double)e * e / (2.0 * sigma * sigma) + log((double)sigma);
     tr->drec[i] = factor * (-e / (sigma * sigma)) * (1.0f - t * t);
-    double d = -(double)e * e / ((double)sigma * sigma * sigma) + 1.0 / sigma;
-    dsigma += d;
-    if (tr->clip > 0)
-      tr->dsig[i] = (float)(factor * d);
+    dsigma += -(double)e * e / ((double)sigma * sigma * sigma) + 1.0 / sigma;
   }
 
-  /* private runs add each row's share after clipping it */
+  /* private runs keep sigma fixed */
   if (tr->clip <= 0)
     net->params.grad[net->sigma + c] += (float)(factor * dsigma);
   return sum;
@@ -387,26 +387,16 @@ static int forward(sm_ctx *ctx, tvae_train *tr, const int64_t *rows, int64_t m, 
 }
 
 /* Private runs, first pass: keep the loss gradients, then run the backward into a discarded
- * buffer only to add up each example's squared gradient norm over every parameter (the
- * Linear layers from their inputs and output gradients, sigma directly) into tr->norm2. */
+ * buffer only to add up each example's squared gradient norm over every trained parameter
+ * (the Linear layers, from their inputs and output gradients; sigma is fixed) into
+ * tr->norm2. */
 static void example_norms(tvae_train *tr, int m) {
   const tvae_net *net = &tr->st->net;
   size_t width = (size_t)net->width, emb = (size_t)net->emb;
   memcpy(tr->seed_rec, tr->drec, (size_t)m * width * sizeof(float));
   memcpy(tr->seed_mu, tr->dmu, (size_t)m * emb * sizeof(float));
   memcpy(tr->seed_logvar, tr->dlogvar, (size_t)m * emb * sizeof(float));
-
-  /* sigma's per-example gradient, then the layers */
-  const sm_encoder *enc = &tr->st->encoder;
-  for (int r = 0; r < m; r++) {
-    tr->norm2[r] = 0.0;
-    for (int k = 0; k < enc->n_spans; k++)
-      if (enc->spans[k].kind == SM_SPAN_SCALAR)
-        for (int c = enc->spans[k].start; c < enc->spans[k].start + enc->spans[k].width; c++) {
-          double g = tr->dsig[(size_t)r * width + c];
-          tr->norm2[r] += g * g;
-        }
-  }
+  memset(tr->norm2, 0, (size_t)m * sizeof(double));
   tr->scratch.value = net->params.value;
   tr->scratch.n = net->params.n;
   memset(tr->scratch.grad, 0, tr->scratch.n * sizeof(float));
@@ -419,7 +409,6 @@ static void example_norms(tvae_train *tr, int m) {
 static void clipped_backward(tvae_train *tr, int m) {
   tvae_net *net = &tr->st->net;
   size_t width = (size_t)net->width, emb = (size_t)net->emb;
-  const sm_encoder *enc = &tr->st->encoder;
   for (int r = 0; r < m; r++) {
     double norm = sqrt(tr->norm2[r]);
     float f = norm > tr->clip ? (float)(tr->clip / norm) : 1.0f;
@@ -429,10 +418,6 @@ static void clipped_backward(tvae_train *tr, int m) {
       tr->dmu[r * emb + k] = f * tr->seed_mu[r * emb + k];
       tr->dlogvar[r * emb + k] = f * tr->seed_logvar[r * emb + k];
     }
-    for (int k = 0; k < enc->n_spans; k++)
-      if (enc->spans[k].kind == SM_SPAN_SCALAR)
-        for (int c = enc->spans[k].start; c < enc->spans[k].start + enc->spans[k].width; c++)
-          net->params.grad[net->sigma + c] += f * tr->dsig[r * width + c];
   }
   decoder_backward(tr, m, &net->params, NULL);
   encoder_backward(tr, m, &net->params, NULL);

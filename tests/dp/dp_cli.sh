@@ -1,7 +1,8 @@
 #!/bin/bash
 # Private runs from the command line: a budget the plan cannot meet exits 3 before training;
 # an undeclared domain exits 2 before the data file is opened; a reproducible DP-TVAE run on
-# Adult writes a release whose ledger `synthmpi inspect` shows.
+# Adult writes a release whose ledger `synthmpi inspect` shows, and its evaluation tables
+# are printed column-aligned.
 . "$(dirname "$0")/../cli/lib.sh"
 exp="$SYNTHMPI_SOURCE_DIR/configs/adult-tvae-dp.yaml"
 small=(--set "data.path=$adult_data" --set "holdout.path=$adult_test"
@@ -39,6 +40,29 @@ run_np 3 run "$exp" "${small[@]}" --set privacy.reproducible=true --set sampling
 [ "$rc" -eq 0 ] || fail "private run: exit code $rc"
 echo "$err" | grep -q "NOT differentially private" || fail "private run: no test-mode warning"
 echo "$err" | grep -q "evaluation of a private release" || fail "private run: no evaluation note"
+# the printed evaluation tables: every figure ends where its column heading ends
+echo "$err" | sed -n 's/^synthmpi: //p' | awk '
+  /^evaluation written/ { on = 0 }
+  /^(evaluation|utility|privacy)  / {
+    on = 1; n = split("", ends)
+    for (p = length($1) + 1; p <= length($0); p++)
+      if (substr($0, p, 1) != " " && (p == length($0) || substr($0, p + 1, 2) == "  "))
+        ends[p] = 1
+    next
+  }
+  on && /^  / {
+    rest = $0; pos = 0
+    while (match(rest, /[^ ]+/)) {
+      tok = substr(rest, RSTART, RLENGTH); end = pos + RSTART + RLENGTH - 1
+      if (tok ~ /^(-?[0-9]+\.[0-9]+|nan)$/) {
+        rows++
+        if (!(end in ends)) { print "misaligned: " $0; bad = 1 }
+      }
+      pos = end; rest = substr(rest, RSTART + RLENGTH)
+    }
+  }
+  END { if (rows < 15) { print "only " rows " figures in the evaluation tables"; bad = 1 }
+        exit bad }' || fail "evaluation tables are not column-aligned"
 run_np 0 inspect "$work/run/adult-tvae-dp.h5"
 [ "$rc" -eq 0 ] || fail "inspect: exit code $rc"
 echo "$out" | grep -q '"mechanism":"dp-sgd"' || fail "inspect: no dp-sgd ledger entry"

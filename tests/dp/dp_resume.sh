@@ -11,7 +11,8 @@
 
 exp="$SYNTHMPI_SOURCE_DIR/configs/adult-tvae-dp.yaml"
 small=(--set "data.path=$adult_data" --set "holdout.path=$adult_test"
-       --set model.epochs=30 --set model.embedding_dim=8 --set model.compress_dims=16
+       --set model.epochs=30 --set model.batch_size=1000 --set model.embedding_dim=8
+       --set model.compress_dims=16
        --set model.decompress_dims=16 --set privacy.reproducible=true
        --set evaluation.enabled=false --set sampling.rows=1000)
 

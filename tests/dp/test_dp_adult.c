@@ -111,6 +111,10 @@ int main(int argc, char **argv) {
   if (load(&ctx, &e) != SM_OK || test_adult_read(&ctx, &e, &train, NULL) != SM_OK)
     return test_finish();
 
+  /* the resolved experiment shows DP-SGD's settings */
+  CHECK(strstr(e.resolved, "\n  accountant: \"rdp\"\n") &&
+        strstr(e.resolved, "\n  max_grad_norm: ") && strstr(e.resolved, "\n  noise_multiplier: "));
+
   sm_ledger l;
   void *state = NULL;
   CHECK(fit(&ctx, &e, &train, &l, &state) == SM_OK);

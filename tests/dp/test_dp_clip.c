@@ -1,5 +1,6 @@
 /* DP-SGD pieces on one rank: per-example gradient norms from the batched fast path against
- * the backward run one example at a time, the clipped sum against the sum of individually
+ * the backward run one example at a time (over every trained parameter: the decoder's
+ * sigma is fixed in a private run), the clipped sum against the sum of individually
  * clipped per-example gradients, and the empirical rate of Poisson sampling against q. */
 #include <math.h>
 #include <stdlib.h>
@@ -16,12 +17,14 @@
 
 static const int64_t rows[M] = {4, 1, 3, 0, 5};
 
-/* The slow reference: row r's gradient alone (plain backward) into g (n_model). */
+/* The slow reference: row r's gradient alone (plain backward) into g (n_model), without
+ * sigma's part: a private run does not train sigma. */
 static void single_gradient(sm_ctx *ctx, tvae_state *st, tvae_train *plain, int64_t row, float *g) {
   double loss[2] = {0, 0};
   sm_nn_zero_grad(&st->net.params);
   CHECK(sm_tvae_batch(ctx, plain, &row, 1, 1, 2, loss) == SM_OK);
   memcpy(g, st->net.params.grad, st->net.n_model * sizeof(float));
+  memset(g + st->net.sigma, 0, (size_t)st->net.width * sizeof(float));
 }
 
 static double norm2_of(const float *g, size_t n) {

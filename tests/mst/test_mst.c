@@ -6,7 +6,8 @@
  *   - at epsilon 1e6 the 1-way marginals of 200k sampled rows match the data (TV < 0.01)
  *     and so do the tree edges' 2-way marginals (TV < 0.02);
  *   - sampling is chunk-independent; save/load gives the same rows and ledger;
- *   - columns without a declared domain are refused before fitting.
+ *   - columns without a declared domain are refused before fitting;
+ *   - the resolved experiment shows no DP-SGD settings.
  */
 #include <hdf5.h>
 #include <math.h>
@@ -350,6 +351,17 @@ static void test_save_load(sm_ctx *ctx, const sm_schema *s, const mst_state *st)
 
 /* The copula experiment's data section declares no numeric domains and one category
  * list (income): an MST fit on its table is refused, with the columns named. */
+/* The resolved experiment shows the privacy settings MST reads, none of DP-SGD's. */
+static void test_resolved(const sm_experiment *e) {
+  const char *p = strstr(e->resolved, "\nprivacy:\n");
+  const char *end = p ? strstr(p + 1, "\nsampling:") : NULL;
+  int len = p && end ? (int)(end - p) : 0;
+  printf("resolved privacy section:%.*s\n", len, p ? p : "");
+  CHECK(p && end && strstr(p, "  epsilon: 1\n") && strstr(p, "  reproducible: true\n"));
+  CHECK(!strstr(e->resolved, "accountant") && !strstr(e->resolved, "max_grad_norm") &&
+        !strstr(e->resolved, "noise_multiplier"));
+}
+
 static void test_undeclared(sm_ctx *ctx, const sm_experiment *mst) {
   sm_experiment e;
   sm_table t;
@@ -379,6 +391,8 @@ int main(int argc, char **argv) {
   CHECK(load_experiment(&ctx, "1", &e) == SM_OK);
   CHECK(test_adult_read(&ctx, &e, &train, NULL) == SM_OK);
   CHECK(fit(&ctx, &e, &train, &st) == SM_OK);
+  if (ctx.rank == 0)
+    test_resolved(&e);
   if (st) {
     test_noise_and_ledger(&ctx, st);
     test_consistency(&ctx, st);

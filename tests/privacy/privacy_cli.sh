@@ -54,9 +54,24 @@ run_np 2 privacy --sample-rate "$tq" --epochs "$epochs" --target-epsilon "$targe
   --delta "$tdelta"
 expect_value noise_multiplier "$sigma_rdp" 1e-6 "noise (rdp, 2 ranks)"
 [ "$(echo "$out" | grep -c '^noise_multiplier:')" -eq 1 ] || fail "printed by more than rank 0"
+# the epsilon that noise reaches: within the search's tolerance (0.01) below the target,
+# and (to the 6 printed digits of the noise) the epsilon mode's figure for that noise
+reached=$(field epsilon)
+close "$reached" "$(awk -v t="$target" 'BEGIN { print t - 0.005 }')" 0.005 ||
+  fail "rdp: target $target reached epsilon '$reached', want within 0.01 below it"
+run_np 0 privacy --sample-rate "$tq" --epochs "$epochs" --noise "$(field noise_multiplier)" \
+  --delta "$tdelta"
+close "$(field epsilon)" "$reached" 1e-5 ||
+  fail "rdp: reached epsilon $reached, the epsilon mode says $(field epsilon)"
+echo "ok: target $target: noise reaches epsilon $reached"
 run_np 0 privacy --sample-rate "$tq" --epochs "$epochs" --target-epsilon "$target" \
   --delta "$tdelta" --accountant=prv
 expect_value noise_multiplier "$sigma_prv" 1e-6 "noise (prv)"
+expect_value epsilon_upper "$(awk -v t="$target" 'BEGIN { print t - 0.005 }')" 0.005 \
+  "prv upper bound reached, within 0.01 below the target"
+close "$(field epsilon_estimate)" "$(field epsilon_upper)" 0.012 &&
+  close "$(field epsilon)" "$(field epsilon_upper)" 0 ||
+  fail "prv: estimate $(field epsilon_estimate) and upper bound $(field epsilon_upper)"
 
 # zCDP: every cdp_eps and cdp_rho row of zcdp.tsv, on 3 ranks for the first (rows come
 # on descriptor 3 so the program cannot read them from stdin)
