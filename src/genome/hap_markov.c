@@ -83,20 +83,18 @@ void sm_hap_markov_free(sm_hap_markov *m) {
 
 /* ---- counts --------------------------------------------------------------------------- */
 
-/* A value is counted when it and its whole context are present (not SM_ALLELE_MISSING). */
+/* Every present value is counted. A missing value (SM_ALLELE_MISSING) is not, and the
+ * contexts after it read it as the reference allele (0, which does not depend on the data),
+ * so a sparse call set still gives every variant the counts of all its calls. */
 void sm_hap_markov_count_row(const sm_hap_markov *m, const uint8_t *g, double *counts, double w) {
-  int64_t c = 0, run = 0;
+  int64_t c = 0;
   int A = m->alphabet;
   for (int64_t j = 0; j < m->n_vars; j++) {
-    int64_t k = j < m->order ? j : m->order;
     int a = g[j];
-    if (a >= A) {
-      c = 0, run = 0;
-      continue;
-    }
-    if (run >= k)
+    if (a < A)
       counts[(m->offset[j] + c) * A + a] += w;
-    run++;
+    else
+      a = 0;
     if (j + 1 < m->n_vars)
       c = (c * A + a) % n_contexts(m, j + 1);
   }
@@ -104,18 +102,15 @@ void sm_hap_markov_count_row(const sm_hap_markov *m, const uint8_t *g, double *c
 
 double sm_hap_markov_loglik(const sm_hap_markov *m, int k, const uint8_t *g) {
   const double *lp = m->logp + k * m->cells * m->alphabet;
-  int64_t c = 0, run = 0;
+  int64_t c = 0;
   int A = m->alphabet;
   double ll = 0;
   for (int64_t j = 0; j < m->n_vars; j++) {
     int a = g[j];
-    if (a >= A) {
-      c = 0, run = 0;
-      continue;
-    }
-    if (run >= (j < m->order ? j : m->order))
+    if (a < A)
       ll += lp[(m->offset[j] + c) * A + a];
-    run++;
+    else
+      a = 0;
     if (j + 1 < m->n_vars)
       c = (c * A + a) % n_contexts(m, j + 1);
   }

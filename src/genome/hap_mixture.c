@@ -47,18 +47,15 @@ static int m_step(sm_ctx *ctx, sm_hap_markov *m, const sm_hapmat *t, const doubl
       acc[K * block + k] += q;
 
       /* the row's transitions in integer quanta (the walk of sm_hap_markov_count_row) */
-      int64_t c = 0, run = 0, *cnt = acc + k * block;
+      int64_t c = 0, *cnt = acc + k * block;
       const uint8_t *g = t->g + i * t->n_vars;
       for (int64_t j = 0; j < m->n_vars; j++) {
         int a = g[j];
         int64_t nc = j + 1 < m->n_vars ? m->offset[j + 2] - m->offset[j + 1] : 1;
-        if (a >= A) {
-          c = 0, run = 0;
-          continue;
-        }
-        if (run >= (j < m->order ? j : m->order))
+        if (a < A)
           cnt[(m->offset[j] + c) * A + a] += q;
-        run++;
+        else
+          a = 0;
         c = (c * A + a) % nc;
       }
     }

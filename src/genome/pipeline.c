@@ -119,8 +119,26 @@ static void add_array(cJSON *o, const char *name, const double *x, int n) {
     cJSON_AddItemToArray(a, isfinite(x[i]) ? cJSON_CreateNumber(x[i]) : cJSON_CreateNull());
 }
 
+/* Largest base-pair distance of the variant pairs LD is computed on. */
+#define LD_MAX_DIST 1000000
+
+/* The note on sparse variants, or NULL: with fewer pairs within LD_MAX_DIST than half the
+ * variants, the variants are spread over the genome and linkage between them is weak. */
+static const char *linkage_note(const sm_genome_metrics *g, int64_t n_vars, char *buf,
+                                size_t size) {
+  if (2 * g->ld_pairs >= n_vars)
+    return NULL;
+  snprintf(buf, size,
+           "only %lld variant pairs lie within %d kb of each other among %lld variants: these "
+           "variants are spread over the genome, so linkage between them is weak and the LD "
+           "figures say little about it; judge LD on dense data such as a VCF region",
+           (long long)g->ld_pairs, LD_MAX_DIST / 1000, (long long)n_vars);
+  return buf;
+}
+
 /* Rank 0. The figures as JSON text (malloc'd by cJSON). */
-static char *metrics_json(const sm_experiment *e, const sm_genome_metrics *g, int64_t rows[3]) {
+static char *metrics_json(const sm_experiment *e, const sm_genome_metrics *g, int64_t rows[3],
+                          const char *note) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "experiment", e->resolved ? e->resolved : "");
   cJSON_AddStringToObject(root, "kind", "genome");
@@ -147,6 +165,8 @@ static char *metrics_json(const sm_experiment *e, const sm_genome_metrics *g, in
   add_array(f, "pca_explained", g->pca_explained, g->pca_components);
   if (g->reason[0])
     cJSON_AddStringToObject(f, "reason", g->reason);
+  if (note)
+    cJSON_AddStringToObject(f, "linkage_note", note);
   char *text = cJSON_Print(root);
   cJSON_Delete(root);
   return text;
@@ -172,7 +192,7 @@ static int write_text(sm_ctx *ctx, const char *path, const char *text) {
 }
 
 /* Rank 0. The headline figures in the log. */
-static void log_metrics(const sm_ctx *ctx, const sm_genome_metrics *g) {
+static void log_metrics(const sm_ctx *ctx, const sm_genome_metrics *g, const char *note) {
   sm_log(ctx, SM_LOG_INFO, "genome: allele-frequency correlation %.4f (train), %.4f (holdout)",
          g->af_corr_train, g->af_corr_holdout);
   sm_log(ctx, SM_LOG_INFO, "genome: LD |r2 difference| %.4f over %lld pairs",
@@ -181,6 +201,8 @@ static void log_metrics(const sm_ctx *ctx, const sm_genome_metrics *g) {
          g->aats_train, g->aats_holdout, g->aats_privacy_loss);
   if (g->reason[0])
     sm_log(ctx, SM_LOG_INFO, "genome: %s", g->reason);
+  if (note)
+    sm_log(ctx, SM_LOG_INFO, "genome: %s", note);
 }
 
 /* Collective. Evaluate the release against the real persons; JSON beside the release. */
@@ -197,7 +219,7 @@ static int evaluate(sm_ctx *ctx, const sm_experiment *e, const genome_data *d,
                          (long long)sv.n, (long long)d->vars.n);
   char *json = sm_experiment_output(e, "evaluation.json");
   char *plot = sm_experiment_output(e, "evaluation_pca.svg");
-  sm_genome_eval_spec spec = {e->evaluation.seed, e->evaluation.max_rows, 1000000, 20, 2, plot};
+  sm_genome_eval_spec spec = {e->evaluation.seed, e->evaluation.max_rows, LD_MAX_DIST, 20, 2, plot};
   if (rc == SM_OK)
     rc =
         sm_agree(ctx, sm_genome_evaluate(ctx, &spec, &d->vars, &d->train, &d->holdout, &synth, &g));
@@ -211,10 +233,12 @@ static int evaluate(sm_ctx *ctx, const sm_experiment *e, const genome_data *d,
   if (rc == SM_OK)
     rc = sm_hapmat_rows_total(ctx, &synth, &rows[2]);
   if (rc == SM_OK && ctx->rank == 0) {
-    char *text = metrics_json(e, &g, rows);
+    char buf[512];
+    const char *note = linkage_note(&g, d->vars.n, buf, sizeof buf);
+    char *text = metrics_json(e, &g, rows, note);
     rc = write_text(ctx, json, text);
     cJSON_free(text);
-    log_metrics(ctx, &g);
+    log_metrics(ctx, &g, note);
   }
   rc = sm_agree(ctx, rc);
   if (rc == SM_OK)

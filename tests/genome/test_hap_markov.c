@@ -43,13 +43,12 @@ static void reference_counts(int A, double *ref, const sm_hap_markov *m) {
   for (int64_t i = 0; i < ROWS; i++) {
     make_row(i, A, g);
     for (int j = 0; j < VARS; j++) {
-      int k = j < ORDER ? j : ORDER, ok = g[j] != SM_ALLELE_MISSING;
+      /* a missing value is not counted, and reads as 0 in later contexts */
+      int k = j < ORDER ? j : ORDER;
       int64_t c = 0, place = 1;
-      for (int d = 1; d <= k && ok; d++, place *= A) {
-        ok = g[j - d] != SM_ALLELE_MISSING;
-        c += ok ? g[j - d] * place : 0;
-      }
-      if (ok)
+      for (int d = 1; d <= k; d++, place *= A)
+        c += g[j - d] != SM_ALLELE_MISSING ? g[j - d] * place : 0;
+      if (g[j] != SM_ALLELE_MISSING)
         ref[(m->offset[j] + c) * A + g[j]] += 1;
     }
   }
