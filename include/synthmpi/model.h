@@ -44,6 +44,11 @@ typedef struct sm_model_ops {
   int (*load)(sm_ctx *ctx, int64_t group, void **state);
 
   void (*free_state)(void *state);
+
+  /* Optional (may be NULL): a check across parameters, run when the experiment is read.
+   * Returns NULL when the parameters are consistent, else a message; *key names the
+   * parameter whose location the error points at. */
+  const char *(*check_params)(const sm_params *p, const char **key);
 } sm_model_ops;
 
 /* A fitted model: its operations, state and the schema it was fitted on. */

@@ -157,7 +157,8 @@ static int train_step(sm_ctx *ctx, sm_trainer *t, const sm_permutation *perm, in
   for (int k = 0; k < t->n_losses; k++)
     slot[SLOT_LOSS + k] = (float)local[k];
   float scale = t->dp.enabled ? (float)(1.0 / divisor) : 1.0f / (float)divisor;
-  SM_TRY(sm_nn_allreduce_grad(ctx, p, scale));
+  sm_nn_params tail = {p->value + t->reduce_from, p->grad + t->reduce_from, p->n - t->reduce_from};
+  SM_TRY(sm_nn_allreduce_grad(ctx, &tail, scale));
 
   /* read and clear the reserved floats, so the optimiser leaves their values at zero */
   int failed = slot[SLOT_FAILED] > 0.0f;
@@ -171,7 +172,7 @@ static int train_step(sm_ctx *ctx, sm_trainer *t, const sm_permutation *perm, in
     return sm_agree(ctx, rc == SM_OK ? SM_OK : rc);
 
   /* the update, identical on every rank */
-  sm_adam_step(t->adam, p);
+  sm_adam_step(t->adam, &tail);
   if (t->after_step)
     t->after_step(t->model);
   t->step++;
