@@ -12,6 +12,7 @@
 #include "models/ctgan.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,12 +81,16 @@ int sm_ctgan_settings(sm_ctx *ctx, const sm_params *p, ctgan_settings *s) {
 }
 
 /* Checked by `synthmpi check` at the location of the key: batch_size a multiple of pac. */
-static const char *ctgan_check(const sm_params *p, const char **key) {
+static int ctgan_check(const sm_params *p, char *why, size_t size, const char **key) {
   double batch = sm_params_num(p, "batch_size"), pac = sm_params_num(p, "pac");
   *key = "batch_size";
-  if (fmod(batch, pac) != 0)
-    return "must be a multiple of model.pac (the discriminator sees packs of pac rows)";
-  return NULL;
+  if (fmod(batch, pac) == 0)
+    return 0;
+  snprintf(why, size,
+           "must be a multiple of model.pac (%.0f is not: the discriminator sees packs of "
+           "%.0f rows)",
+           batch, pac);
+  return 1;
 }
 
 /* ---- conditional vector ------------------------------------------------------------- */
@@ -166,6 +171,12 @@ int sm_ctgan_cond_draw(const ctgan_cond *c, const double *cdf, double u1, double
   *col = i;
   *cat = k;
   return 1;
+}
+
+float sm_ctgan_gumbel(sm_rng *rng) {
+  float u = (float)sm_rng_uniform(rng);
+  u = u < 1e-30f ? 1e-30f : u > 0.99999994f ? 0.99999994f : u;
+  return -logf(-logf(u));
 }
 
 /* ---- layout ------------------------------------------------------------------------- */

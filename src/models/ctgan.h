@@ -11,6 +11,7 @@
 #include "synthmpi/config.h"
 #include "synthmpi/encoder.h"
 #include "synthmpi/nn.h"
+#include "synthmpi/rng.h"
 
 #define CTGAN_MAX_LAYERS 8
 #define CTGAN_N_LOSSES 4 /* critic (Wasserstein), gradient penalty, generator, conditional */
@@ -189,5 +190,8 @@ int sm_ctgan_load(sm_ctx *ctx, int64_t group, void **state);
  * Returns 0 when there are no discrete columns. */
 int sm_ctgan_cond_draw(const ctgan_cond *c, const double *cdf, double u1, double u2, int *col,
                        int *cat);
+
+/* One Gumbel(0, 1) draw, -log(-log u), in float32 with u kept inside (0, 1). */
+float sm_ctgan_gumbel(sm_rng *rng);
 
 #endif

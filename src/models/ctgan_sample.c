@@ -31,9 +31,7 @@ static void activate_row(const sm_encoder *enc, const float *x, float *y, sm_rng
   for (int k = 0; k < enc->n_spans; k++) {
     const sm_span *sp = &enc->spans[k];
     for (int c = sp->start; c < sp->start + sp->width; c++)
-      y[c] = sp->kind == SM_SPAN_SCALAR
-                 ? tanhf(x[c])
-                 : (float)((x[c] - log(-log(sm_rng_uniform(rng)))) / CTGAN_TAU);
+      y[c] = sp->kind == SM_SPAN_SCALAR ? tanhf(x[c]) : (x[c] + sm_ctgan_gumbel(rng)) / CTGAN_TAU;
     if (sp->kind == SM_SPAN_ONEHOT)
       sm_softmax_forward(y, y, 1, enc->width, sp->start, sp->width);
   }

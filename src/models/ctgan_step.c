@@ -107,29 +107,27 @@ static int index_categories(sm_ctx *ctx, ctgan_train *tr) {
   size_t n = (size_t)tr->n_local, width = (size_t)enc->width;
   tr->cat_start = sm_calloc(ctx, (size_t)cond + 2, sizeof(int64_t));
   tr->cat_rows = sm_malloc(ctx, (n * c->n_cols > 0 ? n * c->n_cols : 1) * sizeof(int64_t));
-  if (!tr->cat_start || !tr->cat_rows)
-    return SM_ERR;
+  int64_t *fill = sm_malloc(ctx, ((size_t)cond + 1) * sizeof(int64_t));
+  int rc = tr->cat_start && tr->cat_rows && fill ? SM_OK : SM_ERR;
 
-  /* counts, starts, then the rows of each slot in row order */
-  for (int i = 0; i < c->n_cols; i++)
-    for (size_t r = 0; r < n; r++) {
-      const sm_span *sp = &enc->spans[c->span[i]];
-      tr->cat_start[c->offset[i] + argmax(tr->data + r * width + sp->start, sp->width) + 1]++;
-    }
-  for (int s = 0; s < cond; s++)
-    tr->cat_start[s + 1] += tr->cat_start[s];
-  int64_t *fill = tr->cat_start + cond + 1; /* one spare: reused as a cursor below */
-  for (int i = 0; i < c->n_cols; i++) {
+  /* counts, starts, then each row into its slot of every column, rows in order */
+  for (int i = 0; rc == SM_OK && i < c->n_cols; i++) {
     const sm_span *sp = &enc->spans[c->span[i]];
-    for (int k = 0; k < c->size[i]; k++) {
-      int s = c->offset[i] + k;
-      *fill = tr->cat_start[s];
-      for (size_t r = 0; r < n; r++)
-        if (c->offset[i] + argmax(tr->data + r * width + sp->start, sp->width) == s)
-          tr->cat_rows[(*fill)++] = (int64_t)r;
-    }
+    for (size_t r = 0; r < n; r++)
+      tr->cat_start[c->offset[i] + argmax(tr->data + r * width + sp->start, sp->width) + 1]++;
   }
-  return SM_OK;
+  for (int s = 0; rc == SM_OK && s < cond; s++)
+    tr->cat_start[s + 1] += tr->cat_start[s];
+  for (int s = 0; rc == SM_OK && s < cond; s++)
+    fill[s] = tr->cat_start[s];
+  for (size_t r = 0; rc == SM_OK && r < n; r++)
+    for (int i = 0; i < c->n_cols; i++) {
+      const sm_span *sp = &enc->spans[c->span[i]];
+      int s = c->offset[i] + argmax(tr->data + r * width + sp->start, sp->width);
+      tr->cat_rows[fill[s]++] = (int64_t)r;
+    }
+  free(fill);
+  return rc;
 }
 
 int sm_ctgan_count_categories(sm_ctx *ctx, const ctgan_cond *c, const sm_encoder *enc,
@@ -318,9 +316,8 @@ static void activate(ctgan_train *tr, uint64_t seed, int64_t first, int rows) {
     for (int k = 0; k < enc->n_spans; k++) {
       const sm_span *sp = &enc->spans[k];
       for (int c = sp->start; c < sp->start + sp->width; c++)
-        y[c] = sp->kind == SM_SPAN_SCALAR
-                   ? tanhf(x[c])
-                   : (float)((x[c] - log(-log(sm_rng_uniform(&rng)))) / CTGAN_TAU);
+        y[c] =
+            sp->kind == SM_SPAN_SCALAR ? tanhf(x[c]) : (x[c] + sm_ctgan_gumbel(&rng)) / CTGAN_TAU;
       if (sp->kind == SM_SPAN_ONEHOT)
         sm_softmax_forward(y, y, 1, width, sp->start, sp->width);
     }
@@ -476,7 +473,7 @@ static int discriminator_step(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph, f
 
   /* loss -(mean real - mean fake) and the penalty, both over all packs */
   sm_nn_params dview = {p->value, p->grad, net->n_dis};
-  memset(p->grad, 0, net->n_dis * sizeof(float));
+  memset(p->grad, 0, net->n_dis * sizeof(float)); /* the trainer clears the generator only */
   double critic = 0.0, inv = 1.0 / (double)tr->packs;
   for (int q = 0; q < npk; q++) {
     critic += (-tr->da[0].y[q] + tr->da[1].y[q]) * inv;

@@ -148,8 +148,9 @@ static int train_step(sm_ctx *ctx, sm_trainer *t, const sm_permutation *perm, in
   double local[SM_TRAINER_MAX_LOSSES] = {0};
   double divisor = 1.0;
 
-  /* local gradient sums; a failure travels in the reserved floats */
-  sm_nn_zero_grad(p);
+  /* local gradient sums (from reduce_from on: the model clears what comes before); a
+   * failure travels in the reserved floats */
+  memset(p->grad + t->reduce_from, 0, (p->n - t->reduce_from) * sizeof(float));
   int rc = local_gradients(ctx, t, perm, rows, local, &divisor);
   float *slot = p->grad + t->slots;
   slot[SLOT_STOP] = stop_here ? 1.0f : 0.0f;
