@@ -41,6 +41,8 @@ static const sm_param_desc ctgan_params[] = {
      "weight lambda of the WGAN gradient penalty"},
     {"log_frequency", SM_PARAM_BOOL, "true", 0, 1, NULL,
      "training-by-sampling draws categories by log-frequency (else by frequency)"},
+    {"spectral_norm", SM_PARAM_BOOL, "false", 0, 1, NULL,
+     "divide each critic weight by its largest singular value (one power iteration a step)"},
     {"seed", SM_PARAM_INT, "1", 0, 9007199254740992.0, NULL,
      "initialisation, conditional vectors, training noise and encoding"},
     {"checkpoint_every", SM_PARAM_INT, "0", 0, 1e9, NULL,
@@ -69,6 +71,7 @@ int sm_ctgan_settings(sm_ctx *ctx, const sm_params *p, ctgan_settings *s) {
   s->pac = (int)sm_params_num(p, "pac");
   s->d_steps = (int)sm_params_num(p, "discriminator_steps");
   s->log_frequency = sm_params_num(p, "log_frequency") != 0;
+  s->spectral_norm = sm_params_num(p, "spectral_norm") != 0;
   s->seed = (uint64_t)sm_params_num(p, "seed");
   s->max_modes = (int)sm_params_num(p, "max_modes");
   if (s->batch_size % s->pac != 0)
@@ -202,6 +205,10 @@ int sm_ctgan_layout(sm_ctx *ctx, ctgan_net *net, const ctgan_settings *s, int wi
   /* its Adam moments travel with the parameters (saved in checkpoints, not in models) */
   net->d_moment1 = sm_nn_reserve(p, net->n_dis);
   net->d_moment2 = sm_nn_reserve(p, net->n_dis);
+  for (int k = 0; s->spectral_norm && k <= s->n_dis; k++) {
+    net->sn_u[k] = sm_nn_reserve(p, (size_t)d->fc[k].out);
+    net->sn_v[k] = sm_nn_reserve(p, (size_t)d->fc[k].in);
+  }
 
   /* generator: [z, cond] -> residual blocks -> width */
   ctgan_gen *g = &net->gen;
@@ -237,6 +244,15 @@ static void init_params(ctgan_net *net, const ctgan_settings *s) {
   sm_linear_init_default(&net->gen.last, p, s->seed);
   for (int k = 0; k <= net->dis.n_hidden; k++)
     sm_linear_init_default(&net->dis.fc[k], p, s->seed);
+
+  /* power-iteration vectors: random unit vectors, as PyTorch starts them */
+  for (int k = 0; s->spectral_norm && k <= net->dis.n_hidden; k++) {
+    const sm_linear *l = &net->dis.fc[k];
+    sm_nn_init_uniform(p, net->sn_u[k], (size_t)l->out, 1.0f, s->seed);
+    sm_nn_init_uniform(p, net->sn_v[k], (size_t)l->in, 1.0f, s->seed);
+  }
+  if (s->spectral_norm)
+    sm_ctgan_sn_power(net);
 }
 
 void sm_ctgan_free(void *state) {

@@ -27,6 +27,7 @@ typedef struct ctgan_settings {
   double g_lr, g_decay, d_lr, d_decay, penalty;
   int64_t batch_size, epochs;
   int pac, d_steps, log_frequency;
+  int spectral_norm; /* the critic's weights divided by their largest singular value */
   uint64_t seed;
   int max_modes;
 } ctgan_settings;
@@ -86,6 +87,10 @@ typedef struct ctgan_net {
   size_t n_dis;                /* discriminator floats: [0, n_dis) */
   size_t d_moment1, d_moment2; /* offsets of the discriminator's Adam moments (n_dis each) */
   size_t g_first, n_gen;       /* generator floats: [g_first, g_first + n_gen) */
+  /* spectral normalisation (when set): each critic layer's power-iteration vectors
+   * u (out) and v (in), kept in the buffer (checkpoints hold them), its last sigma */
+  size_t sn_u[CTGAN_MAX_LAYERS + 1], sn_v[CTGAN_MAX_LAYERS + 1];
+  float sn_sigma[CTGAN_MAX_LAYERS + 1];
   sm_nn_params params;
 } ctgan_net;
 
@@ -160,6 +165,18 @@ void sm_ctgan_dis_backward(float *dx, sm_nn_params *p, const float *dy, const fl
  * discriminator's weights into p (a second backward pass through the input gradient). */
 double sm_ctgan_penalty(sm_nn_params *p, const ctgan_dis_acts *a, const ctgan_dis *d, int n,
                         float weight, ctgan_dis_work *w);
+
+/* Spectral normalisation as PyTorch's spectral_norm with one power iteration per update:
+ * with W (in, out), v = normalise(W u), u = normalise(W^T v), sigma = v^T W u, and the
+ * layer uses W / sigma (u and v held constant in the gradient). */
+/* Local. One power iteration of every layer's u and v (in p->value). */
+void sm_ctgan_sn_power(ctgan_net *net);
+/* Local. eff[0 .. n_dis) gets the critic's parameters with every weight divided by its
+ * sigma (v^T W u, kept in net->sn_sigma); biases copied. */
+void sm_ctgan_sn_weights(float *eff, ctgan_net *net);
+/* Local. Turn gradients with respect to the normalised weights (in grad[0 .. n_dis)) into
+ * gradients with respect to the raw weights: G / sigma - <G, W> / sigma^2 v u^T. */
+void sm_ctgan_sn_backward(float *grad, const ctgan_net *net);
 
 /* ---- training (ctgan_step.c) ------------------------------------------------------- */
 

@@ -150,3 +150,75 @@ double sm_ctgan_penalty(sm_nn_params *p, const ctgan_dis_acts *a, const ctgan_di
   }
   return sum;
 }
+
+/* ---- spectral normalisation ------------------------------------------------------------ */
+
+/* x[0 .. n) /= max(|x|, 1e-12), as torch.nn.functional.normalize. */
+static void normalise(float *x, int n) {
+  double s = 0.0;
+  for (int i = 0; i < n; i++)
+    s += (double)x[i] * x[i];
+  float inv = (float)(1.0 / fmax(sqrt(s), 1e-12));
+  for (int i = 0; i < n; i++)
+    x[i] *= inv;
+}
+
+void sm_ctgan_sn_power(ctgan_net *net) {
+  float *value = net->params.value;
+  for (int k = 0; k <= net->dis.n_hidden; k++) {
+    const sm_linear *l = &net->dis.fc[k];
+    const float *w = value + l->w;
+    float *u = value + net->sn_u[k], *v = value + net->sn_v[k];
+
+    /* v = normalise(W u), then u = normalise(W^T v) */
+    for (int a = 0; a < l->in; a++) {
+      double s = 0.0;
+      for (int b = 0; b < l->out; b++)
+        s += (double)w[(size_t)a * l->out + b] * u[b];
+      v[a] = (float)s;
+    }
+    normalise(v, l->in);
+    for (int b = 0; b < l->out; b++)
+      u[b] = 0.0f;
+    for (int a = 0; a < l->in; a++)
+      for (int b = 0; b < l->out; b++)
+        u[b] += w[(size_t)a * l->out + b] * v[a];
+    normalise(u, l->out);
+  }
+}
+
+void sm_ctgan_sn_weights(float *eff, ctgan_net *net) {
+  const float *value = net->params.value;
+  memcpy(eff, value, net->n_dis * sizeof(float));
+  for (int k = 0; k <= net->dis.n_hidden; k++) {
+    const sm_linear *l = &net->dis.fc[k];
+    const float *w = value + l->w, *u = value + net->sn_u[k], *v = value + net->sn_v[k];
+    double sigma = 0.0;
+    for (int a = 0; a < l->in; a++)
+      for (int b = 0; b < l->out; b++)
+        sigma += (double)v[a] * w[(size_t)a * l->out + b] * u[b];
+    net->sn_sigma[k] = (float)sigma;
+    float inv = (float)(1.0 / sigma);
+    for (size_t i = 0; i < (size_t)l->in * l->out; i++)
+      eff[l->w + i] = w[i] * inv;
+  }
+}
+
+void sm_ctgan_sn_backward(float *grad, const ctgan_net *net) {
+  const float *value = net->params.value;
+  for (int k = 0; k <= net->dis.n_hidden; k++) {
+    const sm_linear *l = &net->dis.fc[k];
+    const float *w = value + l->w, *u = value + net->sn_u[k], *v = value + net->sn_v[k];
+    float *g = grad + l->w;
+    size_t n = (size_t)l->in * l->out;
+    double dot = 0.0, sigma = net->sn_sigma[k];
+    for (size_t i = 0; i < n; i++)
+      dot += (double)g[i] * w[i];
+    float a1 = (float)(1.0 / sigma), a2 = (float)(dot / (sigma * sigma));
+    for (int a = 0; a < l->in; a++)
+      for (int b = 0; b < l->out; b++) {
+        size_t i = (size_t)a * l->out + b;
+        g[i] = g[i] * a1 - a2 * v[a] * u[b];
+      }
+  }
+}

@@ -40,6 +40,7 @@ static int write_settings(sm_ctx *ctx, hid_t g, const ctgan_settings *s) {
   SM_TRY(sm_h5_attr_i64(ctx, g, "pac", s->pac));
   SM_TRY(sm_h5_attr_i64(ctx, g, "discriminator_steps", s->d_steps));
   SM_TRY(sm_h5_attr_i64(ctx, g, "log_frequency", s->log_frequency));
+  SM_TRY(sm_h5_attr_i64(ctx, g, "spectral_norm", s->spectral_norm));
   SM_TRY(sm_h5_attr_i64(ctx, g, "seed", (int64_t)s->seed));
   return sm_h5_attr_i64(ctx, g, "max_modes", s->max_modes);
 }
@@ -89,6 +90,7 @@ static int read_dims(sm_ctx *ctx, hid_t g, const char *name, int *dims, int *n) 
 /* Local reads of the settings attributes. */
 static int read_settings(sm_ctx *ctx, hid_t g, ctgan_settings *s) {
   int64_t v[7] = {0};
+  SM_TRY(sm_h5_get_attr_i64(ctx, g, "spectral_norm", &v[6]));
   memset(s, 0, sizeof *s);
   SM_TRY(read_dims(ctx, g, "generator_dims", s->gen, &s->n_gen));
   SM_TRY(read_dims(ctx, g, "discriminator_dims", s->dis, &s->n_dis));
@@ -119,6 +121,7 @@ static int read_settings(sm_ctx *ctx, hid_t g, ctgan_settings *s) {
   s->log_frequency = (int)v[3];
   s->seed = (uint64_t)v[4];
   s->max_modes = (int)v[5];
+  s->spectral_norm = v[6] != 0;
   return SM_OK;
 }
 

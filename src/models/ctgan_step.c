@@ -52,6 +52,7 @@ struct ctgan_train {
   float *pack[3];            /* (cap / pac, dis.in) real, fake, interpolated packs */
   float *dpack;              /* (cap / pac, dis.in) */
   float *dy;                 /* (cap / pac) */
+  float *eff;                /* (n_dis) spectrally normalised critic, when set */
   ctgan_dis_acts da[3];
   ctgan_dis_work dw;
 };
@@ -83,6 +84,7 @@ static size_t carve(ctgan_train *tr, float *block) {
     VIEW(tr->pack[k], npk * net->dis.in);
   VIEW(tr->dpack, npk * net->dis.in);
   VIEW(tr->dy, npk);
+  VIEW(tr->eff, tr->st->set.spectral_norm ? net->n_dis : 0);
   for (int k = 0; k < 3; k++)
     used += sm_ctgan_dis_carve(&net->dis, (int)npk, &tr->da[k], block ? block + used : NULL);
   used += sm_ctgan_dis_work_carve(&net->dis, (int)npk, &tr->dw, block ? block + used : NULL);
@@ -418,6 +420,19 @@ static int exchange(sm_ctx *ctx, ctgan_train *tr) {
   return SM_OK;
 }
 
+/* The critic's parameters as its passes see them: the buffer itself, or with spectral
+ * normalisation (after one power iteration) the normalised weights in tr->eff. Gradients
+ * go to the buffer either way. */
+static sm_nn_params critic_view(ctgan_train *tr) {
+  sm_nn_params *p = &tr->st->net.params;
+  if (!tr->st->set.spectral_norm)
+    return *p;
+  sm_ctgan_sn_power(&tr->st->net);
+  sm_ctgan_sn_weights(tr->eff, &tr->st->net);
+  sm_nn_params view = {tr->eff, p->grad, tr->st->net.n_dis};
+  return view;
+}
+
 /* ---- the discriminator update ------------------------------------------------------- */
 
 /* Interpolated packs: alpha real + (1 - alpha) fake, one alpha per pack from
@@ -467,8 +482,9 @@ static int discriminator_step(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph, f
   SM_TRY(generate(ctx, tr, seed, rows));
   fill_packs(tr, tr->pack[1], tr->act, rows, first, NULL);
   interpolate(tr, seed, npk);
+  sm_nn_params cv = critic_view(tr);
   for (int k = 0; k < 3; k++)
-    sm_ctgan_dis_forward(&tr->da[k], tr->pack[k], &net->dis, p, npk, seed,
+    sm_ctgan_dis_forward(&tr->da[k], tr->pack[k], &net->dis, &cv, npk, seed,
                          k * tr->packs + tr->pack_lo);
 
   /* loss -(mean real - mean fake) and the penalty, both over all packs */
@@ -479,15 +495,18 @@ static int discriminator_step(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph, f
     critic += (-tr->da[0].y[q] + tr->da[1].y[q]) * inv;
     tr->dy[q] = (float)-inv;
   }
-  sm_ctgan_dis_backward(NULL, p, tr->dy, tr->pack[0], &tr->da[0], &net->dis, npk, 1, &tr->dw);
+  sm_ctgan_dis_backward(NULL, &cv, tr->dy, tr->pack[0], &tr->da[0], &net->dis, npk, 1, &tr->dw);
   for (int q = 0; q < npk; q++)
     tr->dy[q] = (float)inv;
-  sm_ctgan_dis_backward(NULL, p, tr->dy, tr->pack[1], &tr->da[1], &net->dis, npk, 1, &tr->dw);
+  sm_ctgan_dis_backward(NULL, &cv, tr->dy, tr->pack[1], &tr->da[1], &net->dis, npk, 1, &tr->dw);
   double pen =
-      sm_ctgan_penalty(p, &tr->da[2], &net->dis, npk, (float)(st->set.penalty * inv), &tr->dw);
+      sm_ctgan_penalty(&cv, &tr->da[2], &net->dis, npk, (float)(st->set.penalty * inv), &tr->dw);
 
-  /* the discriminator's own reduction and Adam step (moments kept in the buffer) */
+  /* the discriminator's own reduction and Adam step (moments kept in the buffer); with
+   * spectral normalisation the gradients become those of the raw weights first */
   SM_TRY(sm_nn_allreduce_grad(ctx, &dview, 1.0f));
+  if (st->set.spectral_norm)
+    sm_ctgan_sn_backward(p->grad, net);
   sm_adam adam = {st->set.d_lr,
                   0.5,
                   0.9,
@@ -566,7 +585,8 @@ static int generator_step(sm_ctx *ctx, ctgan_train *tr, int64_t g, float factor,
   draw_conditions(tr, seed, first, first + rows);
   SM_TRY(generate(ctx, tr, seed, rows));
   fill_packs(tr, tr->pack[1], tr->act, rows, first, NULL);
-  sm_ctgan_dis_forward(&tr->da[1], tr->pack[1], &net->dis, &net->params, npk, seed, tr->pack_lo);
+  sm_nn_params cv = critic_view(tr);
+  sm_ctgan_dis_forward(&tr->da[1], tr->pack[1], &net->dis, &cv, npk, seed, tr->pack_lo);
 
   /* -mean score: its gradient through the critic to the packs (no critic gradients) */
   double gen = 0.0, inv = 1.0 / (double)tr->packs;
@@ -574,7 +594,7 @@ static int generator_step(sm_ctx *ctx, ctgan_train *tr, int64_t g, float factor,
     gen -= tr->da[1].y[q] * inv;
     tr->dy[q] = (float)(-inv * factor);
   }
-  sm_ctgan_dis_backward(tr->dpack, &net->params, tr->dy, tr->pack[1], &tr->da[1], &net->dis, npk, 0,
+  sm_ctgan_dis_backward(tr->dpack, &cv, tr->dy, tr->pack[1], &tr->da[1], &net->dis, npk, 0,
                         &tr->dw);
   for (int r = 0; r < rows; r++)
     memcpy(tr->dact + (size_t)r * width, tr->dpack + (size_t)r * stride,

@@ -1,8 +1,8 @@
 /* CTGAN's new gradients against central finite differences of their float forwards:
  * the Linear's gradient-of-gradient (sm_linear_double_backward), the discriminator's
- * backward, the gradient penalty's parameter gradient (the second backward pass), and the
- * generator's residual blocks with batch normalisation. Each check also shows that a zeroed
- * gradient fails it. */
+ * backward, the gradient penalty's parameter gradient (the second backward pass), the
+ * generator's residual blocks with batch normalisation, and spectral normalisation of the
+ * critic. Each check also shows that a zeroed gradient fails it. */
 #include "models/ctgan.h"
 #include "nn/nn_test.h"
 
@@ -237,6 +237,90 @@ static void check_generator(sm_ctx *ctx) {
   sm_nn_params_free(&k.p);
 }
 
+/* ---- spectral normalisation ------------------------------------------------------------ */
+
+enum { SN_WIDTH = 3, SN_COND = 1, SN_PAC = 2, SN_PACKS = 3 };
+
+typedef struct sn_case {
+  ctgan_net net;
+  float *eff, *acts, *work;
+  ctgan_dis_acts a;
+  ctgan_dis_work w;
+  float x[SN_PACKS * SN_PAC * (SN_WIDTH + SN_COND)], c[SN_PACKS];
+} sn_case;
+
+/* sum c .* scores + the penalty, through weights divided by sigma (u and v held fixed) */
+static double sn_objective(void *state) {
+  sn_case *k = state;
+  sm_ctgan_sn_weights(k->eff, &k->net);
+  sm_nn_params view = {k->eff, k->net.params.grad, k->net.n_dis};
+  sm_ctgan_dis_forward(&k->a, k->x, &k->net.dis, &view, SN_PACKS, 5, 0);
+  double pen = sm_ctgan_penalty(&view, &k->a, &k->net.dis, SN_PACKS, 0.3f, &k->w);
+  return weighted_sum(k->c, k->a.y, SN_PACKS) + pen;
+}
+
+static void check_spectral_norm(sm_ctx *ctx) {
+  ctgan_settings s = {.embedding_dim = 2,
+                      .n_gen = 1,
+                      .gen = {4},
+                      .n_dis = 2,
+                      .dis = {5, 4},
+                      .pac = SN_PAC,
+                      .spectral_norm = 1,
+                      .seed = 3};
+  sn_case k = {0};
+  CHECK(sm_ctgan_layout(ctx, &k.net, &s, SN_WIDTH, SN_COND) == SM_OK);
+  CHECK(sm_nn_params_alloc(ctx, &k.net.params) == SM_OK);
+  rand_floats(k.net.params.value, k.net.params.n, 41, -0.8, 0.8);
+  for (int i = 0; i < 20; i++)
+    sm_ctgan_sn_power(&k.net);
+  rand_floats(k.x, sizeof k.x / sizeof k.x[0], 42, -1, 1);
+  rand_floats(k.c, SN_PACKS, 43, -1, 1);
+  k.eff = malloc(k.net.n_dis * sizeof(float));
+  k.acts = malloc(sm_ctgan_dis_carve(&k.net.dis, SN_PACKS, &k.a, NULL) * sizeof(float));
+  k.work = malloc(sm_ctgan_dis_work_carve(&k.net.dis, SN_PACKS, &k.w, NULL) * sizeof(float));
+  sm_ctgan_dis_carve(&k.net.dis, SN_PACKS, &k.a, k.acts);
+  sm_ctgan_dis_work_carve(&k.net.dis, SN_PACKS, &k.w, k.work);
+
+  /* after the power iterations sigma is the largest singular value: W / sigma has norm 1 */
+  sm_ctgan_sn_weights(k.eff, &k.net);
+  const sm_linear *l0 = &k.net.dis.fc[0];
+  float *u = k.net.params.value + k.net.sn_u[0];
+  double wu = 0.0;
+  for (int a = 0; a < l0->in; a++) {
+    double r = 0.0;
+    for (int b = 0; b < l0->out; b++)
+      r += (double)k.eff[l0->w + (size_t)a * l0->out + b] * u[b];
+    wu += r * r;
+  }
+  printf("spectral norm: sigma of layer 0 %.5f, |W_sn u| %.6f\n", k.net.sn_sigma[0], sqrt(wu));
+  CHECK_CLOSE(sqrt(wu), 1.0, 1e-4);
+
+  /* gradients of the raw weights: the passes' gradients, then sm_ctgan_sn_backward */
+  float *g = malloc(k.net.n_dis * sizeof(float));
+  memset(k.net.params.grad, 0, k.net.params.n * sizeof(float));
+  sn_objective(&k);
+  memset(k.net.params.grad, 0, k.net.params.n * sizeof(float));
+  sm_nn_params view = {k.eff, k.net.params.grad, k.net.n_dis};
+  sm_ctgan_dis_backward(NULL, &view, k.c, k.x, &k.a, &k.net.dis, SN_PACKS, 1, &k.w);
+  sm_ctgan_sn_weights(k.eff, &k.net);
+  sm_ctgan_dis_forward(&k.a, k.x, &k.net.dis, &view, SN_PACKS, 5, 0);
+  sm_ctgan_penalty(&view, &k.a, &k.net.dis, SN_PACKS, 0.3f, &k.w);
+  sm_ctgan_sn_backward(k.net.params.grad, &k.net);
+  memcpy(g, k.net.params.grad, k.net.n_dis * sizeof(float));
+  for (int i = 0; i <= k.net.dis.n_hidden; i++) {
+    char name[64];
+    const sm_linear *l = &k.net.dis.fc[i];
+    snprintf(name, sizeof name, "spectral norm dW layer %d", i);
+    check_grad(name, k.net.params.value + l->w, (size_t)l->in * l->out, g + l->w, sn_objective, &k);
+  }
+  free(g);
+  free(k.eff);
+  free(k.acts);
+  free(k.work);
+  sm_ctgan_net_free(&k.net);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   sm_ctx ctx;
@@ -245,6 +329,7 @@ int main(int argc, char **argv) {
   check_discriminator(&ctx);
   check_penalty(&ctx);
   check_generator(&ctx);
+  check_spectral_norm(&ctx);
   sm_ctx_free(&ctx);
   return test_finish();
 }
