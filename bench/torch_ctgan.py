@@ -19,8 +19,8 @@ bench/torch_tvae.py (CTGAN's DataTransformer recipe):
   one discriminator step per generator step, steps per epoch max(rows // batch, 1).
 
 It prints the encoded width, seconds per epoch and per step (medians over the epochs after
-the first), and the last epoch's mean losses, as "key: value" lines that
-bench/ctgan_epoch.sh reads.
+the first; wall time, and the process's CPU time per step), and the last epoch's mean
+losses, as "key: value" lines that bench/ctgan_epoch.sh reads.
 """
 
 import argparse
@@ -151,9 +151,9 @@ def train(data, output_info, sampler, args):
     opt_d = torch.optim.Adam(dis.parameters(), lr=2e-4, betas=(0.5, 0.9), weight_decay=1e-6)
     b = args.batch_size
     steps = max(len(data) // b, 1)
-    times, last = [], (float("nan"),) * 4
+    times, cpu, last = [], [], (float("nan"),) * 4
     for _ in range(args.epochs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         sums = np.zeros(4)
         for _ in range(steps):
             # the critic: fake packs, shuffled real packs, the gradient penalty
@@ -186,11 +186,12 @@ def train(data, output_info, sampler, args):
             opt_g.step()
             sums += [loss_d.item(), pen.item(), -torch.mean(y_fake).item(), ce.item()]
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         last = tuple(sums / steps)
         if args.verbose:
             print(f"epoch {len(times)}: {times[-1]:.4f} s, critic/penalty/gen/cond "
                   f"{' '.join(f'{v:.4f}' for v in last)}", file=sys.stderr)
-    return times, steps, last
+    return times, cpu, steps, last
 
 
 def main():
@@ -235,8 +236,9 @@ def main():
     encode_s = time.perf_counter() - t0
 
     # train and report
-    times, steps, last = train(data, transformer.output_info, sampler, args)
+    times, cpu, steps, last = train(data, transformer.output_info, sampler, args)
     per_epoch = statistics.median(times[1:]) if len(times) > 1 else times[0]
+    cpu_epoch = statistics.median(cpu[1:]) if len(cpu) > 1 else cpu[0]
     print(f"torch: {torch.__version__}, threads {torch.get_num_threads()}")
     print(f"rows: {data.shape[0]}")
     print(f"width: {data.shape[1]}")
@@ -247,6 +249,7 @@ def main():
     print(f"first_epoch_seconds: {times[0]:.4f}")
     print(f"seconds_per_epoch: {per_epoch:.4f}")
     print(f"seconds_per_step: {per_epoch / steps:.6f}")
+    print(f"cpu_seconds_per_step: {cpu_epoch / steps:.6f}")
     print(f"final_losses: {' '.join(f'{v:.4f}' for v in last)}")
 
 
