@@ -22,9 +22,11 @@ run_np 0 check "$exp" "${sets[@]}" --set model.batch_size=60 --set model.pac=6
 [ "$rc" -eq 0 ] || fail "check of batch 60, pac 6: exit code $rc"
 
 # end to end on 2 ranks with a short fit of narrower networks (the defaults are exercised
-# by the benchmark), with spectral normalisation of the critic
+# by the benchmark), with spectral normalisation of the critic, and a smaller release and
+# evaluation
 small=(--set model.epochs=2 --set model.generator_dims=64,64 --set model.discriminator_dims=64,64
-       --set model.spectral_norm=true)
+       --set model.spectral_norm=true --set sampling.rows=8000 --set evaluation.max_rows=4000
+       --set evaluation.utility_max_rows=4000 --set evaluation.classifier.rounds=50)
 run_np 2 run "$exp" "${sets[@]}" --set "runtime.output_dir=$work/run" "${small[@]}"
 [ "$rc" -eq 0 ] || fail "run: exit code $rc"
 echo "$err" | grep -E "ctgan: trained|epoch 2/2" | head -3
