@@ -360,6 +360,8 @@ static void choose_real(sm_ctx *ctx, ctgan_train *tr, uint64_t seed, const sm_pe
     int64_t j = (int64_t)sm_permutation_apply(perm, (uint64_t)i);
     tr->slot_of[i] = j;
     int s = tr->col[j] >= 0 ? tr->st->cond.offset[tr->col[j]] + tr->cat[j] : cond;
+    if (tr->before[(size_t)ctx->size * per + s] == 0)
+      s = cond; /* a category without rows is never drawn; any row, should it be */
     int64_t total = tr->before[(size_t)ctx->size * per + s];
     sm_rng rng;
     sm_rng_init(&rng, seed, SM_STREAM_FIT, (uint64_t)i);
