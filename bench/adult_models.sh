@@ -5,7 +5,8 @@
 # record, copies, membership-inference AUC). Private models are run at several epsilon.
 #
 # environment: RANKS (default 2), EPSILONS (default "0.5 1 3 10"), MODELS (default
-#              "copula tvae mst tvae-dp"), TVAE_EPOCHS (default: the experiment's 300),
+#              "copula tvae mst tvae-dp ctgan"), TVAE_EPOCHS, CTGAN_EPOCHS (default: the
+#              experiments' 300),
 #              BENCH_DIR, SYNTHMPI_BIN, SYNTHMPI_MPIRUN (see scripts/mpi-launch.sh)
 set -euo pipefail
 # shellcheck source=bench/common.sh
@@ -13,7 +14,7 @@ set -euo pipefail
 
 ranks=${RANKS:-2}
 epsilons=${EPSILONS:-0.5 1 3 10}
-models=${MODELS:-copula tvae mst tvae-dp}
+models=${MODELS:-copula tvae mst tvae-dp ctgan}
 bench_preflight
 work="$bench_dir/adult_models"
 logs="$bench_dir/logs"
@@ -50,10 +51,11 @@ for m in $models; do
     copula) one copula adult-copula.yaml ;;
     tvae) one tvae adult-tvae.yaml ${TVAE_EPOCHS:+--set model.epochs=$TVAE_EPOCHS} ;;
     mst) for e in $epsilons; do one "mst-eps$e" adult-mst.yaml --set privacy.epsilon="$e"; done ;;
+    ctgan) one ctgan adult-ctgan.yaml ${CTGAN_EPOCHS:+--set model.epochs=$CTGAN_EPOCHS} ;;
     tvae-dp) for e in $epsilons; do
         one "tvae-dp-eps$e" adult-tvae-dp.yaml --set privacy.epsilon="$e"
       done ;;
-    *) bench_die "unknown model '$m' (copula, tvae, mst, tvae-dp)" ;;
+    *) bench_die "unknown model '$m' (copula, tvae, mst, tvae-dp, ctgan)" ;;
   esac
 done
 real=$(python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))["utility"]["real"];

@@ -3,6 +3,7 @@
 #define SYNTHMPI_MODEL_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "synthmpi/config.h"
@@ -54,6 +55,11 @@ typedef struct sm_model_ops {
   void (*free_state)(void *state);
 
   sm_model_privacy private_fit; /* its private fit, if any */
+  /* Optional (may be NULL): a check across parameters, run when the experiment is read.
+   * Returns 0 when the parameters are consistent, else non-zero with a message in why;
+   * *key names the parameter whose location the error points at (the model section's
+   * when that parameter is not written in the file). */
+  int (*check_params)(const sm_params *p, char *why, size_t size, const char **key);
 } sm_model_ops;
 
 /* A fitted model: its operations, state and the schema it was fitted on. */

@@ -102,6 +102,19 @@ void sm_conv1d_backward(float *dx, float *dcol, sm_nn_params *p, const float *dy
 void sm_conv1d_forward_ref(float *y, const float *x, const sm_conv1d *l, const sm_nn_params *p,
                            int len);
 
+/* ---- gradients of gradients (gradient penalties) ------------------------------------ */
+
+/* Local. The input gradient alone: dx (rows, in) = dy (rows, out) W^T; no parameter
+ * gradient is touched. */
+void sm_linear_input_grad(float *dx, const float *dy, const sm_linear *l, const sm_nn_params *p,
+                          int rows);
+/* Local. Backward of u = dy W^T (the input gradient above) given du = dL/du (rows, in):
+ * dW += du^T dy and d_dy (rows, out) = du W (d_dy may be NULL). The bias does not enter u.
+ * Leaky ReLU and dropout backwards are linear in their incoming gradient with fixed slopes,
+ * so they are their own double backward (call them again on the gradient's gradient). */
+void sm_linear_double_backward(float *d_dy, sm_nn_params *p, const float *du, const float *dy,
+                               const sm_linear *l, int rows);
+
 /* ---- activations (elementwise over n values; dx may alias dy) ---------------------- */
 
 void sm_relu_forward(float *y, const float *x, size_t n);

@@ -121,6 +121,14 @@ static int read_params(const cfg_source *src, const cfg_node *map, const sm_mode
     else
       SM_TRY(param_default(src, d, ops->kind, &p->num[i], &p->str[i]));
   }
+
+  /* the model's own check across parameters, at the key it names (or the model map) */
+  const char *key = NULL;
+  char why[256] = "";
+  if (ops->check_params && ops->check_params(p, why, sizeof why, &key)) {
+    const cfg_node *at = key ? cfg_get(map, key) : NULL;
+    return cfg_error(src, at ? at : map, "model.%s: %s", key ? key : "kind", why);
+  }
   return SM_OK;
 }
 

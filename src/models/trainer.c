@@ -54,9 +54,10 @@ static size_t shard_start(size_t n, int r, int ranks) {
   return r == 0 ? 0 : (at < n ? at : n);
 }
 
-/* Local. The shard table and this rank's gradient shard. */
+/* Local. The shard table of the trained part of the buffer, [reduce_from, n) (offsets
+ * relative to reduce_from, like the optimiser's moments), and this rank's gradient shard. */
 static int shards_alloc(sm_ctx *ctx, sm_trainer *t) {
-  size_t n = t->params->n;
+  size_t n = t->params->n - t->reduce_from;
   if (n > (size_t)INT_MAX)
     return sm_fail(ctx, SM_ERR, "gradient buffer of %zu floats is too large for one collective", n);
   t->shard_counts = sm_malloc(ctx, (size_t)ctx->size * sizeof(int));
@@ -77,22 +78,23 @@ static int shards_alloc(sm_ctx *ctx, sm_trainer *t) {
 /* Collective. The step's allreduce with the update between its halves (see the top of the
  * file). The reserved floats come back scaled, like the gradients, in p->value. */
 static int reduce_and_update(sm_ctx *ctx, sm_trainer *t, float scale) {
-  sm_nn_params *p = t->params;
+  float *value = t->params->value + t->reduce_from, *grad = t->params->grad + t->reduce_from;
+  size_t slots = t->slots - t->reduce_from;
   size_t lo = (size_t)t->shard_displs[ctx->rank];
   size_t hi = lo + (size_t)t->shard_counts[ctx->rank];
 
   /* this rank's shard of the summed gradients */
-  SM_MPI_CHECK(ctx, MPI_Reduce_scatter(p->grad, t->shard_grad, t->shard_counts, MPI_FLOAT, MPI_SUM,
-                                       ctx->comm));
+  SM_MPI_CHECK(
+      ctx, MPI_Reduce_scatter(grad, t->shard_grad, t->shard_counts, MPI_FLOAT, MPI_SUM, ctx->comm));
 
   /* the update of the shard's parameters; the reserved sums go into the values */
-  size_t end = hi < t->slots ? hi : (lo > t->slots ? lo : t->slots);
-  sm_adam_step_shard(t->adam, p->value, t->shard_grad, scale, lo, end);
+  size_t end = hi < slots ? hi : (lo > slots ? lo : slots);
+  sm_adam_step_shard(t->adam, value, t->shard_grad, scale, lo, end);
   for (size_t i = end; i < hi; i++)
-    p->value[i] = t->shard_grad[i - lo] * scale;
+    value[i] = t->shard_grad[i - lo] * scale;
 
   /* every value to every rank */
-  SM_MPI_CHECK(ctx, MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, p->value, t->shard_counts,
+  SM_MPI_CHECK(ctx, MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, value, t->shard_counts,
                                    t->shard_displs, MPI_FLOAT, ctx->comm));
   return SM_OK;
 }
@@ -224,8 +226,9 @@ static int train_step(sm_ctx *ctx, sm_trainer *t, const sm_permutation *perm, in
   double local[SM_TRAINER_MAX_LOSSES] = {0};
   double divisor = 1.0;
 
-  /* local gradient sums; a failure travels in the reserved floats */
-  sm_nn_zero_grad(p);
+  /* local gradient sums (from reduce_from on: the model clears what comes before); a
+   * failure travels in the reserved floats */
+  memset(p->grad + t->reduce_from, 0, (p->n - t->reduce_from) * sizeof(float));
   int rc = local_gradients(ctx, t, perm, rows, local, &divisor);
   float *slot = p->grad + t->slots;
   slot[SLOT_STOP] = stop_here ? 1.0f : 0.0f;

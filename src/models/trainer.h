@@ -89,8 +89,10 @@ typedef struct sm_trainer {
   sm_trainer_after_step_fn after_step;
   void *model;          /* passed to the callbacks */
   sm_nn_params *params; /* every trainable value, one buffer */
-  sm_adam *adam;        /* over the whole buffer */
+  sm_adam *adam;        /* over the buffer from reduce_from on */
   size_t slots;         /* offset of the reserved floats */
+  size_t reduce_from;   /* the step clears, reduces and updates [reduce_from, n); 0 for the
+                         * whole buffer (a model handling the floats before it on its own) */
 
   /* the data: this rank's block of the global rows */
   int64_t n_global, row_offset, n_local;

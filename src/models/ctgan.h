@@ -1,0 +1,214 @@
+/* Private: the CTGAN state shared by the fit (ctgan.c), the networks (ctgan_gen.c,
+ * ctgan_dis.c), the training step (ctgan_step.c), sampling (ctgan_sample.c) and the model
+ * file (ctgan_io.c); tests use it to reach the parameters, the loss history and the
+ * discriminator's gradient penalty.
+ */
+#ifndef SYNTHMPI_MODELS_CTGAN_H
+#define SYNTHMPI_MODELS_CTGAN_H
+
+#include <stdint.h>
+
+#include "synthmpi/config.h"
+#include "synthmpi/encoder.h"
+#include "synthmpi/nn.h"
+#include "synthmpi/rng.h"
+
+#define CTGAN_MAX_LAYERS 8
+#define CTGAN_N_LOSSES 4 /* critic (Wasserstein), gradient penalty, generator, conditional */
+#define CTGAN_SLOPE 0.2f /* the discriminator's leaky ReLU */
+#define CTGAN_DROPOUT 0.5f
+#define CTGAN_TAU 0.2f /* Gumbel-softmax temperature */
+
+/* The settings of a fit (the model parameters), as saved with the model. */
+typedef struct ctgan_settings {
+  int embedding_dim;
+  int n_gen, gen[CTGAN_MAX_LAYERS]; /* residual blocks of the generator */
+  int n_dis, dis[CTGAN_MAX_LAYERS]; /* hidden layers of the discriminator */
+  double g_lr, g_decay, d_lr, d_decay, penalty;
+  int64_t batch_size, epochs;
+  int pac, d_steps, log_frequency;
+  int spectral_norm; /* the critic's weights divided by their largest singular value */
+  uint64_t seed;
+  int max_modes;
+} ctgan_settings;
+
+/* The generator: residual blocks x_{k+1} = [relu(bn(x_k W_k + b_k)), x_k], then a Linear
+ * to the encoded width. */
+typedef struct ctgan_gen {
+  int in, n_res, out;
+  int dims[CTGAN_MAX_LAYERS];
+  int widths[CTGAN_MAX_LAYERS + 1]; /* widths[k]: the width of x_k */
+  sm_linear fc[CTGAN_MAX_LAYERS];
+  sm_batchnorm bn[CTGAN_MAX_LAYERS];
+  sm_linear last;
+} ctgan_gen;
+
+/* The generator's activations over `rows` rows. */
+typedef struct ctgan_gen_acts {
+  float *x[CTGAN_MAX_LAYERS + 1]; /* (rows, widths[k]); x[0] is the input [z, cond] */
+  float *pre[CTGAN_MAX_LAYERS];   /* (rows, dims[k]) before batch normalisation */
+  float *norm[CTGAN_MAX_LAYERS];  /* (rows, dims[k]) after it, before the ReLU */
+  float *raw;                     /* (rows, out) the output layer */
+} ctgan_gen_acts;
+
+/* The discriminator (PacGAN critic): Linear, leaky ReLU, dropout per hidden layer over packs
+ * of pac rows laid side by side, then a Linear to one score. */
+typedef struct ctgan_dis {
+  int in, n_hidden;
+  int dims[CTGAN_MAX_LAYERS];
+  sm_linear fc[CTGAN_MAX_LAYERS + 1];
+} ctgan_dis;
+
+/* The discriminator's activations over n packs, and its penalty's intermediates. */
+typedef struct ctgan_dis_acts {
+  float *pre[CTGAN_MAX_LAYERS];  /* (n, dims[k]) before the leaky ReLU */
+  float *post[CTGAN_MAX_LAYERS]; /* (n, dims[k]) after leaky ReLU and dropout */
+  float *mask[CTGAN_MAX_LAYERS]; /* (n, dims[k]) dropout masks */
+  float *y;                      /* (n) scores */
+} ctgan_dis_acts;
+
+/* Scratch of the discriminator's backward passes and penalty over n packs. */
+typedef struct ctgan_dis_work {
+  float *q[CTGAN_MAX_LAYERS]; /* (n, dims[k]) the score's gradient at each pre-activation */
+  float *gx;                  /* (n, in) the score's gradient at the input */
+  float *d[2];                /* (n, widest) two gradient buffers */
+  float *ones;                /* (n) */
+} ctgan_dis_work;
+
+/* Both networks in one parameter buffer: [discriminator | its Adam moments | generator |
+ * the trainer's floats]. The trainer reduces and updates from the generator on; the
+ * discriminator is reduced and updated inside each step with its own Adam, whose moments
+ * live in the buffer so that checkpoints hold them. */
+typedef struct ctgan_net {
+  int width; /* encoded row width */
+  int cond;  /* conditional vector width */
+  ctgan_gen gen;
+  ctgan_dis dis;
+  size_t n_dis;                /* discriminator floats: [0, n_dis) */
+  size_t d_moment1, d_moment2; /* offsets of the discriminator's Adam moments (n_dis each) */
+  size_t g_first, n_gen;       /* generator floats: [g_first, g_first + n_gen) */
+  /* spectral normalisation (when set): each critic layer's power-iteration vectors
+   * u (out) and v (in), kept in the buffer (checkpoints hold them), its last sigma */
+  size_t sn_u[CTGAN_MAX_LAYERS + 1], sn_v[CTGAN_MAX_LAYERS + 1];
+  float sn_sigma[CTGAN_MAX_LAYERS + 1];
+  sm_nn_params params;
+} ctgan_net;
+
+/* The conditional vector's columns: the discrete columns' one-hot spans, in order. */
+typedef struct ctgan_cond {
+  int n_cols;
+  int *span;        /* (n_cols) encoder span of each */
+  int *offset;      /* (n_cols) position in the conditional vector */
+  int *size;        /* (n_cols) categories (span width) */
+  double *count;    /* (cond) global rows of each category */
+  double *log_cdf;  /* (cond) per column: cumulative log-frequency shares (training) */
+  double *freq_cdf; /* (cond) per column: cumulative frequency shares (sampling) */
+} ctgan_cond;
+
+typedef struct ctgan_state {
+  ctgan_settings set;
+  sm_encoder encoder;
+  ctgan_cond cond;
+  ctgan_net net;
+  double *history; /* (epochs, CTGAN_N_LOSSES) mean losses per step */
+} ctgan_state;
+
+/* ---- settings and layout (ctgan.c) -------------------------------------------------- */
+
+/* Settings from the validated model parameters; SM_EINPUT for bad layer lists, or a batch
+ * size that is not a multiple of pac. */
+int sm_ctgan_settings(sm_ctx *ctx, const sm_params *p, ctgan_settings *s);
+/* Local. The conditional columns and their sampling tables from the encoder and global
+ * category counts (cond width values, NULL: all zero, as before a fit). */
+int sm_ctgan_cond_init(sm_ctx *ctx, ctgan_cond *c, const sm_encoder *enc, const double *count);
+void sm_ctgan_cond_free(ctgan_cond *c);
+/* The conditional vector's width. */
+int sm_ctgan_cond_width(const ctgan_cond *c);
+/* Local. Reserve both networks and the discriminator's moments in net->params (the
+ * trainer's floats, when training, come after). Batch normalisation buffers are allocated
+ * here. */
+int sm_ctgan_layout(sm_ctx *ctx, ctgan_net *net, const ctgan_settings *s, int width, int cond);
+void sm_ctgan_net_free(ctgan_net *net);
+void sm_ctgan_free(void *state);
+
+/* ---- generator (ctgan_gen.c) ------------------------------------------------------- */
+
+/* Floats of the activations of `rows` rows; carve them from block (NULL: count only). */
+size_t sm_ctgan_gen_carve(const ctgan_gen *g, int rows, ctgan_gen_acts *a, float *block);
+/* Forward from a->x[0]. Collective when ctx is not NULL: batch statistics of the global
+ * batch of global_rows rows (synchronised batch normalisation); with ctx NULL, the
+ * statistics of these rows alone and no communication (sampling). */
+int sm_ctgan_gen_forward(sm_ctx *ctx, ctgan_gen_acts *a, ctgan_gen *g, const sm_nn_params *p,
+                         int rows, int64_t global_rows);
+/* Collective. Backward from draw (rows, out) (overwritten as scratch) to the generator's
+ * parameter gradients; work holds 2 rows x widths[n_res] + 2 rows x widest block floats. */
+int sm_ctgan_gen_backward(sm_ctx *ctx, sm_nn_params *p, float *draw, const ctgan_gen_acts *a,
+                          const ctgan_gen *g, int rows, int64_t global_rows, float *work);
+/* Floats of sm_ctgan_gen_backward's work for `rows` rows. */
+size_t sm_ctgan_gen_work(const ctgan_gen *g, int rows);
+
+/* ---- discriminator (ctgan_dis.c) --------------------------------------------------- */
+
+size_t sm_ctgan_dis_carve(const ctgan_dis *d, int n, ctgan_dis_acts *a, float *block);
+size_t sm_ctgan_dis_work_carve(const ctgan_dis *d, int n, ctgan_dis_work *w, float *block);
+/* Local. Scores of n packs x (n, in); dropout masks from the stream (seed, dropout purpose,
+ * row0 + pack). */
+void sm_ctgan_dis_forward(ctgan_dis_acts *a, const float *x, const ctgan_dis *d,
+                          const sm_nn_params *p, int n, uint64_t seed, int64_t row0);
+/* Local. Backward of the scores' gradient dy (n): parameter gradients accumulate into p when
+ * params is non-zero; dx (n, in) gets the input gradient when not NULL. */
+void sm_ctgan_dis_backward(float *dx, sm_nn_params *p, const float *dy, const float *x,
+                           const ctgan_dis_acts *a, const ctgan_dis *d, int n, int params,
+                           ctgan_dis_work *w);
+/* Local. The gradient penalty of packs whose forward is in a: returns
+ * sum_packs weight (|d score / d x| - 1)^2 and accumulates its gradient with respect to the
+ * discriminator's weights into p (a second backward pass through the input gradient). */
+double sm_ctgan_penalty(sm_nn_params *p, const ctgan_dis_acts *a, const ctgan_dis *d, int n,
+                        float weight, ctgan_dis_work *w);
+
+/* Spectral normalisation as PyTorch's spectral_norm with one power iteration per update:
+ * with W (in, out), v = normalise(W u), u = normalise(W^T v), sigma = v^T W u, and the
+ * layer uses W / sigma (u and v held constant in the gradient). */
+/* Local. One power iteration of every layer's u and v (in p->value). */
+void sm_ctgan_sn_power(ctgan_net *net);
+/* Local. eff[0 .. n_dis) gets the critic's parameters with every weight divided by its
+ * sigma (v^T W u, kept in net->sn_sigma); biases copied. */
+void sm_ctgan_sn_weights(float *eff, ctgan_net *net);
+/* Local. Turn gradients with respect to the normalised weights (in grad[0 .. n_dis)) into
+ * gradients with respect to the raw weights: G / sigma - <G, W> / sigma^2 v u^T. */
+void sm_ctgan_sn_backward(float *grad, const ctgan_net *net);
+
+/* ---- training (ctgan_step.c) ------------------------------------------------------- */
+
+typedef struct ctgan_train ctgan_train;
+struct sm_trainer;
+
+/* Local. Encode the rank's rows, index them by category and allocate the workspace;
+ * collective (an allgather of category counts). NULL on failure (recorded in ctx). */
+ctgan_train *sm_ctgan_train_new(sm_ctx *ctx, ctgan_state *st, const sm_table *train,
+                                struct sm_trainer *t);
+void sm_ctgan_train_free(ctgan_train *tr);
+/* The trainer's callback: one discriminator update (its own allreduce and Adam step) and
+ * the generator's gradient (reduced and applied by the trainer). */
+int sm_ctgan_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
+                   int64_t epoch, double *loss);
+/* Collective. The global category counts of the discrete columns (cond width values). */
+int sm_ctgan_count_categories(sm_ctx *ctx, const ctgan_cond *c, const sm_encoder *enc,
+                              const float *data, int64_t n_local, double *count);
+
+/* ---- sampling and the model file (ctgan_sample.c, ctgan_io.c) ----------------------- */
+
+int sm_ctgan_sample(sm_ctx *ctx, const void *state, uint64_t seed, int64_t row0, sm_table *out);
+int sm_ctgan_save(sm_ctx *ctx, const void *state, int64_t group);
+int sm_ctgan_load(sm_ctx *ctx, int64_t group, void **state);
+
+/* Local. Draw a conditional choice: column index and category within it, from the
+ * cumulative shares cdf (log-frequency in training, frequency in sampling), u1, u2 in [0, 1).
+ * Returns 0 when there are no discrete columns. */
+int sm_ctgan_cond_draw(const ctgan_cond *c, const double *cdf, double u1, double u2, int *col,
+                       int *cat);
+
+/* One Gumbel(0, 1) draw, -log(-log u), in float32 with u kept inside (0, 1). */
+float sm_ctgan_gumbel(sm_rng *rng);
+
+#endif
