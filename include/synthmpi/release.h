@@ -15,6 +15,7 @@
 #ifndef SYNTHMPI_RELEASE_H
 #define SYNTHMPI_RELEASE_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -25,6 +26,12 @@
 /* Collective. Generate sampling.rows rows with the model (each rank its block of rows,
  * in chunks of sampling.chunk_rows) and write them collectively to path. */
 int sm_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model, const char *path);
+
+/* Collective. As sm_release_write, and stops between chunks once *stop (set by a signal
+ * handler) is non-zero on any rank: the unfinished file is removed and SM_ERR returned
+ * with a message saying so. stop may be NULL. */
+int sm_release_write_until(sm_ctx *ctx, const sm_experiment *e, const sm_model *model,
+                           const char *path, const volatile sig_atomic_t *stop);
 
 /* Collective. Read this rank's block of the rows of a release (all columns). */
 int sm_release_read(sm_ctx *ctx, const char *path, sm_table *out);

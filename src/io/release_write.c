@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 
 #include "io/h5util.h"
 #include "io/io.h"
@@ -43,6 +45,14 @@ static hid_t memory_type(sm_coltype t) {
 
 static size_t stored_size(sm_coltype t) {
   return sm_coltype_is_discrete(t) ? 4 : 8;
+}
+
+/* Bytes of the column data of a release of `rows` rows (without compression). */
+static double data_bytes(const sm_schema *s, int64_t rows) {
+  double bytes = 0;
+  for (int j = 0; j < s->n_cols; j++)
+    bytes += (double)stored_size(s->cols[j].type) * (double)rows;
+  return bytes;
 }
 
 static const char *missing_words(sm_coltype t) {
@@ -254,10 +264,19 @@ static void log_progress(const sm_ctx *ctx, release_progress *p, int64_t iterati
          (long long)p->rows, 100.0 * (double)done / (double)p->rows, (double)done / (now - p->t0));
 }
 
+/* Local. The failure of a write stopped by a signal. */
+static int stopped(sm_ctx *ctx, int64_t row0) {
+  return sm_fail(ctx, SM_ERR,
+                 "stopped by a signal while writing the release (at row %lld): the unfinished "
+                 "file was removed, nothing was released",
+                 (long long)row0);
+}
+
 /* Collective. Sample and write this rank's block in chunks; the number of iterations is
- * the largest over ranks, so every rank takes part in every collective write. */
+ * the largest over ranks, so every rank takes part in every collective write. A stop request
+ * (*stop, when stop is not NULL) is honoured at the next chunk, on every rank together. */
 static int write_rows(sm_ctx *ctx, const release_writer *w, const sm_experiment *e,
-                      const sm_model *model) {
+                      const sm_model *model, const volatile sig_atomic_t *stop) {
   int64_t lo, hi, chunk = e->sampling.chunk_rows, rows = e->sampling.rows;
   sm_partition(rows, ctx->size, ctx->rank, &lo, &hi);
   int64_t mine = (hi - lo + chunk - 1) / chunk, iterations = 0;
@@ -271,7 +290,10 @@ static int write_rows(sm_ctx *ctx, const release_writer *w, const sm_experiment 
   for (int64_t it = 0; it < iterations && rc == SM_OK; it++) {
     int64_t row0 = lo + it * chunk, n = hi - row0 < chunk ? hi - row0 : chunk;
     n = n > 0 ? n : 0;
-    rc = sm_agree(ctx, n > 0 ? make_chunk(ctx, model, e, row0, n, &t) : SM_OK);
+    if (stop && *stop)
+      rc = sm_agree(ctx, stopped(ctx, row0));
+    else
+      rc = sm_agree(ctx, n > 0 ? make_chunk(ctx, model, e, row0, n, &t) : SM_OK);
     if (rc == SM_OK)
       rc = sm_agree(ctx, write_chunk(ctx, w, &t, row0, n));
     log_progress(ctx, &p, it);
@@ -282,32 +304,73 @@ static int write_rows(sm_ctx *ctx, const release_writer *w, const sm_experiment 
 
 /* Collective. Create, fill and close the partial file. */
 static int write_partial(sm_ctx *ctx, const sm_experiment *e, const sm_model *model,
-                         const char *partial) {
+                         const char *partial, const volatile sig_atomic_t *stop) {
   release_writer w = {-1, -1, NULL, 0};
   int rc = sm_agree(ctx, writer_open(ctx, &w, e, model, partial));
   if (rc == SM_OK)
-    rc = write_rows(ctx, &w, e, model);
+    rc = write_rows(ctx, &w, e, model, stop);
   int closed = writer_close(ctx, &w);
   return rc != SM_OK ? rc : closed;
 }
 
-int sm_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model, const char *path) {
+/* Rank 0. An uncompressed release larger than the file size limit or the free space of its
+ * file system is refused before anything is written (HDF5 cannot always close a file whose
+ * writes failed); a compressed one, whose size is not known in advance, only gets a warning.
+ * Without figures (statvfs fails) the write itself has the last word. */
+static int check_space(sm_ctx *ctx, const sm_experiment *e, const sm_schema *s,
+                       const sm_stage *st) {
+  double need = data_bytes(s, e->sampling.rows);
+  struct rlimit fsize;
+  if (e->sampling.compression == 0 && getrlimit(RLIMIT_FSIZE, &fsize) == 0 &&
+      fsize.rlim_cur != RLIM_INFINITY && need > (double)fsize.rlim_cur)
+    return sm_fail(ctx, SM_ERR,
+                   "%s: the release needs %.3g GB but the file size limit (ulimit -f) is "
+                   "%.3g GB: raise the limit, lower sampling.rows or set sampling.compression",
+                   st->path, need / 1e9, (double)fsize.rlim_cur / 1e9);
+  struct statvfs fs;
+  if (statvfs(st->partial, &fs) != 0)
+    return SM_OK;
+  double avail = (double)fs.f_bavail * (double)fs.f_frsize;
+  if (need <= avail)
+    return SM_OK;
+  if (e->sampling.compression > 0) {
+    sm_log(ctx, SM_LOG_WARN,
+           "%s: %.3g GB uncompressed, %.3g GB free there: the release fits only if deflate "
+           "shrinks it enough",
+           st->path, need / 1e9, avail / 1e9);
+    return SM_OK;
+  }
+  return sm_fail(ctx, SM_ERR,
+                 "%s: the release needs %.3g GB (%lld rows of %.0f bytes) but its file "
+                 "system has %.3g GB free: free space, choose another runtime.output_dir, "
+                 "lower sampling.rows or set sampling.compression",
+                 st->path, need / 1e9, (long long)e->sampling.rows,
+                 need / (double)(e->sampling.rows > 0 ? e->sampling.rows : 1), avail / 1e9);
+}
+
+int sm_release_write_until(sm_ctx *ctx, const sm_experiment *e, const sm_model *model,
+                           const char *path, const volatile sig_atomic_t *stop) {
   double t0 = MPI_Wtime();
   SM_TRY(sm_agree(ctx, check_request(ctx, e, model)));
 
-  /* refuse or prepare the target before any work */
+  /* refuse or prepare the target before any work; then the space it needs */
   sm_stage st;
   int rc = sm_stage_begin(ctx, path, e->sampling.overwrite, &st);
-  if (rc == SM_OK)
-    rc = sm_stage_finish(ctx, &st, write_partial(ctx, e, model, st.partial));
+  int space = rc == SM_OK && ctx->rank == 0 ? check_space(ctx, e, &model->schema, &st) : SM_OK;
+  if (rc == SM_OK && (rc = sm_agree(ctx, space)) != SM_OK)
+    sm_stage_finish(ctx, &st, rc);
+  else if (rc == SM_OK)
+    rc = sm_stage_finish(ctx, &st, write_partial(ctx, e, model, st.partial, stop));
   sm_stage_free(&st);
   SM_TRY(rc);
 
   /* the final line: size of the data written and the rate */
-  double bytes = 0, seconds = MPI_Wtime() - t0;
-  for (int j = 0; j < model->schema.n_cols; j++)
-    bytes += (double)stored_size(model->schema.cols[j].type) * (double)e->sampling.rows;
+  double bytes = data_bytes(&model->schema, e->sampling.rows), seconds = MPI_Wtime() - t0;
   sm_log(ctx, SM_LOG_INFO, "release: wrote %lld rows to %s in %.2f s (%.1f MB/s)",
          (long long)e->sampling.rows, path, seconds, bytes / 1e6 / (seconds > 0 ? seconds : 1));
   return SM_OK;
+}
+
+int sm_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model, const char *path) {
+  return sm_release_write_until(ctx, e, model, path, NULL);
 }
