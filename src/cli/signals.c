@@ -2,8 +2,8 @@
  * (the warning a job asks Slurm for with --signal). The handler only sets a flag; the
  * fit checks it at every step, together with the other ranks, writes a checkpoint and
  * returns SM_EINTERRUPTED. While a release is written, SIGTERM and SIGINT (Ctrl-C) stop
- * it at the next chunk and its unfinished file is removed; SIGUSR1 is ignored there. The flag is
- * the program's one global: a signal handler can reach nothing else. */
+ * it at the next chunk and its unfinished file is removed; SIGUSR1 is ignored there.
+ * The flag is the program's one global: a signal handler can reach nothing else. */
 #include <signal.h>
 #include <string.h>
 
