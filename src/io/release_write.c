@@ -348,6 +348,20 @@ static int check_space(sm_ctx *ctx, const sm_experiment *e, const sm_schema *s,
                  need / (double)(e->sampling.rows > 0 ? e->sampling.rows : 1), avail / 1e9);
 }
 
+/* Rank 0, after a failed write and before the partial file is removed: HDF5 says only
+ * "file write failed", so name a full file system when that is the likely cause. */
+static void explain_failed_write(sm_ctx *ctx, const sm_stage *st) {
+  struct statvfs fs;
+  if (ctx->rank != 0 || ctx->status == SM_OK || statvfs(st->partial, &fs) != 0)
+    return;
+  double avail = (double)fs.f_bavail * (double)fs.f_frsize;
+  size_t n = strlen(ctx->msg);
+  if (avail < 64e6 && n < sizeof ctx->msg)
+    snprintf(ctx->msg + n, sizeof ctx->msg - n,
+             "; the file system of %s has %.1f MB free: it is probably full", st->path,
+             avail / 1e6);
+}
+
 int sm_release_write_until(sm_ctx *ctx, const sm_experiment *e, const sm_model *model,
                            const char *path, const volatile sig_atomic_t *stop) {
   double t0 = MPI_Wtime();
@@ -359,8 +373,12 @@ int sm_release_write_until(sm_ctx *ctx, const sm_experiment *e, const sm_model *
   int space = rc == SM_OK && ctx->rank == 0 ? check_space(ctx, e, &model->schema, &st) : SM_OK;
   if (rc == SM_OK && (rc = sm_agree(ctx, space)) != SM_OK)
     sm_stage_finish(ctx, &st, rc);
-  else if (rc == SM_OK)
-    rc = sm_stage_finish(ctx, &st, write_partial(ctx, e, model, st.partial, stop));
+  else if (rc == SM_OK) {
+    int written = write_partial(ctx, e, model, st.partial, stop);
+    if (written != SM_OK && !(stop && *stop))
+      explain_failed_write(ctx, &st);
+    rc = sm_stage_finish(ctx, &st, written);
+  }
   sm_stage_free(&st);
   SM_TRY(rc);
 
