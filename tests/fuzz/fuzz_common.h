@@ -18,7 +18,7 @@ typedef struct fuzz_state {
   int ready;
   sm_ctx ctx;
   char dir[512];  /* scratch folder of this process */
-  char path[600]; /* the input file in it */
+  char path[640]; /* the input file in it */
 } fuzz_state;
 
 /* The harness's one state (see the file comment). */
@@ -57,7 +57,7 @@ static inline int fuzz_init(int *argc, char ***argv, const char *file) {
   snprintf(st->dir, sizeof st->dir, "%s/synthmpi-fuzz.XXXXXX", tmp && *tmp ? tmp : "/tmp");
   if (!mkdtemp(st->dir))
     return -1;
-  snprintf(st->path, sizeof st->path, "%s/%s", st->dir, file);
+  snprintf(st->path, sizeof st->path, "%.500s/%.100s", st->dir, file);
   st->ready = 1;
   atexit(fuzz_cleanup);
   return 0;
