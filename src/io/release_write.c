@@ -233,6 +233,7 @@ static int write_chunk(sm_ctx *ctx, const release_writer *w, const sm_table *t, 
   SM_H5_CHECK(ctx, mspace);
   if (n == 0)
     SM_H5_CHECK(ctx, H5Sselect_none(mspace));
+  int rc = SM_OK;
   for (int j = 0; j < w->n_cols; j++) {
     hid_t fspace = H5Dget_space(w->dsets[j]);
     SM_H5_CHECK(ctx, fspace);
@@ -240,12 +241,16 @@ static int write_chunk(sm_ctx *ctx, const release_writer *w, const sm_table *t, 
       SM_H5_CHECK(ctx, H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL));
     else
       SM_H5_CHECK(ctx, H5Sselect_none(fspace));
+
+    /* required: H5Dwrite is collective, so a rank whose write failed (a full disk) still
+     * makes the other columns' calls; returning early would leave the others waiting */
     hid_t mtype = memory_type(t->schema.cols[j].type);
-    SM_H5_CHECK(ctx, H5Dwrite(w->dsets[j], mtype, mspace, fspace, w->dxpl, t->values[j]));
+    if (H5Dwrite(w->dsets[j], mtype, mspace, fspace, w->dxpl, t->values[j]) < 0 && rc == SM_OK)
+      rc = sm_fail_h5(ctx, "H5Dwrite", __FILE__, __LINE__);
     H5Sclose(fspace);
   }
   H5Sclose(mspace);
-  return SM_OK;
+  return rc;
 }
 
 /* Rank 0: a progress line at most every PROGRESS_EVERY seconds. Rows written so far are
@@ -276,7 +281,7 @@ static int stopped(sm_ctx *ctx, int64_t row0) {
  * the largest over ranks, so every rank takes part in every collective write. A stop request
  * (*stop, when stop is not NULL) is honoured at the next chunk, on every rank together. */
 static int write_rows(sm_ctx *ctx, const release_writer *w, const sm_experiment *e,
-                      const sm_model *model, const volatile sig_atomic_t *stop) {
+                      const sm_model *model, const volatile sig_atomic_t *stop, int *broken) {
   int64_t lo, hi, chunk = e->sampling.chunk_rows, rows = e->sampling.rows;
   sm_partition(rows, ctx->size, ctx->rank, &lo, &hi);
   int64_t mine = (hi - lo + chunk - 1) / chunk, iterations = 0;
@@ -295,21 +300,26 @@ static int write_rows(sm_ctx *ctx, const release_writer *w, const sm_experiment 
     else
       rc = sm_agree(ctx, n > 0 ? make_chunk(ctx, model, e, row0, n, &t) : SM_OK);
     if (rc == SM_OK)
-      rc = sm_agree(ctx, write_chunk(ctx, w, &t, row0, n));
+      *broken = (rc = sm_agree(ctx, write_chunk(ctx, w, &t, row0, n))) != SM_OK;
     log_progress(ctx, &p, it);
   }
   sm_table_free(&t);
   return rc;
 }
 
-/* Collective. Create, fill and close the partial file. */
+/* Collective. Create, fill and close the partial file. *broken: a write failed (a full
+ * disk), after which HDF5 can neither close the file nor drop it (the close fails again
+ * and leaves state that crashes or blocks at exit); the file is then left open. */
 static int write_partial(sm_ctx *ctx, const sm_experiment *e, const sm_model *model,
-                         const char *partial, const volatile sig_atomic_t *stop) {
+                         const char *partial, const volatile sig_atomic_t *stop, int *broken) {
   release_writer w = {-1, -1, NULL, 0};
   int rc = sm_agree(ctx, writer_open(ctx, &w, e, model, partial));
   if (rc == SM_OK)
-    rc = write_rows(ctx, &w, e, model, stop);
-  int closed = writer_close(ctx, &w);
+    rc = write_rows(ctx, &w, e, model, stop, broken);
+  if (*broken)
+    return rc;
+  int closed = sm_agree(ctx, writer_close(ctx, &w));
+  *broken = closed != SM_OK;
   return rc != SM_OK ? rc : closed;
 }
 
@@ -374,10 +384,17 @@ int sm_release_write_until(sm_ctx *ctx, const sm_experiment *e, const sm_model *
   if (rc == SM_OK && (rc = sm_agree(ctx, space)) != SM_OK)
     sm_stage_finish(ctx, &st, rc);
   else if (rc == SM_OK) {
-    int written = write_partial(ctx, e, model, st.partial, stop);
+    int broken = 0, written = write_partial(ctx, e, model, st.partial, stop, &broken);
     if (written != SM_OK && !(stop && *stop))
       explain_failed_write(ctx, &st);
     rc = sm_stage_finish(ctx, &st, written);
+
+    /* a file HDF5 cannot close would crash or block the exit: with the partial file
+     * removed and the error said, the job ends here, on every rank together */
+    if (broken) {
+      sm_report_error(ctx);
+      MPI_Abort(ctx->comm, SM_ERR);
+    }
   }
   sm_stage_free(&st);
   SM_TRY(rc);
