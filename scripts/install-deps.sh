@@ -4,7 +4,7 @@
 # again.
 #
 # usage: scripts/install-deps.sh [--bench] [--check]
-#   --bench   also PyTorch, NumPy, pandas, scikit-learn and GNU time (bench/ only)
+#   --bench   also PyTorch, NumPy, pandas and scikit-learn (bench/ only)
 #   --check   only report: exit 0 when every package is installed, 1 when some are missing
 set -euo pipefail
 
@@ -17,13 +17,14 @@ packages=(
   libfftw3-dev
   libhts-dev samtools bcftools tabix
   clang-format python3
+  clang libclang-rt-14-dev time
 )
 
 check=0
 for arg in "$@"; do
   case $arg in
     --check) check=1 ;;
-    --bench) packages+=(python3-torch python3-numpy python3-pandas python3-sklearn time) ;;
+    --bench) packages+=(python3-torch python3-numpy python3-pandas python3-sklearn) ;;
     *)
       echo "install-deps.sh: unknown argument '$arg' (usage: install-deps.sh [--bench] [--check])" >&2
       exit 2

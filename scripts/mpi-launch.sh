@@ -19,6 +19,10 @@ mpi_launch_cmd() {
     MPI_LAUNCH+=(--allow-run-as-root)
   fi
 
+  # on SIGTERM or Ctrl-C, mpirun passes the signal on and kills the ranks one second later;
+  # ten seconds let them finish the release chunk they are writing and remove the partial file
+  MPI_LAUNCH+=(--mca odls_base_sigkill_timeout 10)
+
   # by default Open MPI starts no more ranks than cores: allow more on a small machine
   cores=$(nproc 2>/dev/null || echo 1)
   if [ "$cores" -lt "$n" ]; then

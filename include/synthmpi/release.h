@@ -15,6 +15,7 @@
 #ifndef SYNTHMPI_RELEASE_H
 #define SYNTHMPI_RELEASE_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -30,6 +31,12 @@ int sm_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model,
 /* Local. Every sampling.condition names a categorical or boolean column of s and one of its
  * categories; SM_EINPUT at the condition's position otherwise. */
 int sm_release_check_conditions(sm_ctx *ctx, const sm_experiment *e, const sm_schema *s);
+
+/* Collective. As sm_release_write, and stops between chunks once *stop (set by a signal
+ * handler) is non-zero on any rank: the unfinished file is removed and SM_ERR returned
+ * with a message saying so. stop may be NULL. */
+int sm_release_write_until(sm_ctx *ctx, const sm_experiment *e, const sm_model *model,
+                           const char *path, const volatile sig_atomic_t *stop);
 
 /* Collective. Read this rank's block of the rows of a release (all columns). */
 int sm_release_read(sm_ctx *ctx, const char *path, sm_table *out);

@@ -60,7 +60,13 @@ char *sm_cli_eval_path(const sm_experiment *e);
 const volatile sig_atomic_t *sm_cli_catch_stop_signals(void);
 /* Back to the default actions once the fit is over. */
 void sm_cli_release_stop_signals(void);
-/* At start: SIGUSR1 caught (a warning outside a fit is ignored), SIGTERM left alone. */
+/* SIGTERM and SIGINT stop the writing of a release (its unfinished file is removed);
+ * SIGUSR1 is ignored meanwhile. Returns the flag they set (signals.c). */
+const volatile sig_atomic_t *sm_cli_catch_interrupt_signals(void);
+/* SIGTERM and SIGINT kill again; SIGUSR1 back to its state at start. */
+void sm_cli_release_interrupt_signals(void);
+/* At start: SIGUSR1 caught (a warning outside a fit is ignored), SIGTERM left alone,
+ * SIGXFSZ ignored (writes past a file size limit fail with EFBIG instead). */
 void sm_cli_init_signals(void);
 char *sm_cli_checkpoint_path(const sm_experiment *e);
 

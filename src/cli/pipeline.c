@@ -263,7 +263,8 @@ int sm_cli_sample(sm_ctx *ctx, sm_experiment *e, const sm_model *m, int64_t trai
 
   double t0 = sm_elapsed(ctx);
   sm_log(ctx, SM_LOG_INFO, "sampling %lld rows to %s", (long long)e->sampling.rows, path);
-  int rc = sm_release_write(ctx, e, m, path);
+  int rc = sm_release_write_until(ctx, e, m, path, sm_cli_catch_interrupt_signals());
+  sm_cli_release_interrupt_signals();
   if (rc == SM_OK)
     sm_log(ctx, SM_LOG_INFO, "release written: %s (%.2f s)", path, sm_elapsed(ctx) - t0);
   free(path);

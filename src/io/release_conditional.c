@@ -85,7 +85,7 @@ typedef struct cond_state {
  * its matches written at their place in the release. */
 static int one_round(sm_ctx *ctx, const release_writer *w, const sm_experiment *e,
                      const sm_model *model, const resolved *r, sm_table *t, int64_t round,
-                     cond_state *st) {
+                     cond_state *st, int *broken) {
   int64_t lo, hi, rows = e->sampling.rows;
   sm_partition(round, ctx->size, ctx->rank, &lo, &hi);
 
@@ -111,7 +111,7 @@ static int one_round(sm_ctx *ctx, const release_writer *w, const sm_experiment *
   t->n_rows = n;
   rc = sm_agree(ctx, n > 0 ? sm_release_chunk_to_disk(ctx, t, row0) : SM_OK);
   if (rc == SM_OK)
-    rc = sm_agree(ctx, sm_release_write_slab(ctx, w, t, row0, n));
+    *broken = (rc = sm_agree(ctx, sm_release_write_slab(ctx, w, t, row0, n))) != SM_OK;
   st->drawn += round;
   st->written = st->written + total < rows ? st->written + total : rows;
   return rc;
@@ -140,8 +140,16 @@ static int out_of_candidates(sm_ctx *ctx, const sm_experiment *e, const cond_sta
                  (long long)st->drawn, (long long)st->written, (long long)e->sampling.rows, rate);
 }
 
+/* Local. The failure of a conditioned write stopped by a signal. */
+static int stopped(sm_ctx *ctx, const cond_state *st) {
+  return sm_fail(ctx, SM_ERR,
+                 "stopped by a signal while writing the release (%lld rows matched): the "
+                 "unfinished file was removed, nothing was released",
+                 (long long)st->written);
+}
+
 int sm_release_write_conditioned(sm_ctx *ctx, const release_writer *w, const sm_experiment *e,
-                                 const sm_model *model) {
+                                 const sm_model *model, const release_stop *halt) {
   int64_t rows = e->sampling.rows, limit = sm_sampling_max_candidates(&e->sampling);
   int64_t round = e->sampling.chunk_rows;
   resolved r = {0, NULL, NULL};
@@ -161,7 +169,11 @@ int sm_release_write_conditioned(sm_ctx *ctx, const release_writer *w, const sm_
   cond_state st = {0, 0, MPI_Wtime(), MPI_Wtime()};
   while (rc == SM_OK && st.written < rows && st.drawn < limit) {
     int64_t n = limit - st.drawn < round ? limit - st.drawn : round;
-    rc = one_round(ctx, w, e, model, &r, &t, n, &st);
+    if (halt->stop && *halt->stop) {
+      rc = sm_agree(ctx, stopped(ctx, &st));
+      break;
+    }
+    rc = one_round(ctx, w, e, model, &r, &t, n, &st, halt->broken);
     log_round(ctx, &st, rows);
   }
   if (rc == SM_OK && st.written < rows)

@@ -2,6 +2,8 @@
 #ifndef SYNTHMPI_IO_RELEASE_INTERNAL_H
 #define SYNTHMPI_IO_RELEASE_INTERNAL_H
 
+#include <signal.h>
+
 #include "io/h5util.h"
 #include "synthmpi/release.h"
 
@@ -13,6 +15,14 @@ typedef struct release_writer {
   int n_cols;
 } release_writer;
 
+/* A stop request and what a failed write leaves behind, shared by the writing loops. */
+typedef struct release_stop {
+  const volatile sig_atomic_t *stop; /* non-zero (set by a signal handler): stop at the next
+                                      * chunk on every rank; may be NULL */
+  int *broken;                       /* set when a collective write failed (the file cannot be
+                                      * closed any more) */
+} release_stop;
+
 /* Local. In place: the sampled float64 values of t's n_rows rows become their stored types
  * (row0 is the global index of t's first row, for messages). */
 int sm_release_chunk_to_disk(sm_ctx *ctx, sm_table *t, int64_t row0);
@@ -23,6 +33,6 @@ int sm_release_write_slab(sm_ctx *ctx, const release_writer *w, const sm_table *
 
 /* Collective. Fill the release with rows of the model that match sampling.conditions. */
 int sm_release_write_conditioned(sm_ctx *ctx, const release_writer *w, const sm_experiment *e,
-                                 const sm_model *model);
+                                 const sm_model *model, const release_stop *halt);
 
 #endif

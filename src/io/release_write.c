@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 
 #include "io/h5util.h"
 #include "io/io.h"
@@ -42,6 +44,14 @@ static hid_t memory_type(sm_coltype t) {
 
 static size_t stored_size(sm_coltype t) {
   return sm_coltype_is_discrete(t) ? 4 : 8;
+}
+
+/* Bytes of the column data of a release of `rows` rows (without compression). */
+static double data_bytes(const sm_schema *s, int64_t rows) {
+  double bytes = 0;
+  for (int j = 0; j < s->n_cols; j++)
+    bytes += (double)stored_size(s->cols[j].type) * (double)rows;
+  return bytes;
 }
 
 static const char *missing_words(sm_coltype t) {
@@ -275,6 +285,7 @@ static int write_chunk(sm_ctx *ctx, const release_writer *w, const sm_table *t, 
   SM_H5_CHECK(ctx, mspace);
   if (n == 0)
     SM_H5_CHECK(ctx, H5Sselect_none(mspace));
+  int rc = SM_OK;
   for (int j = 0; j < w->n_cols; j++) {
     hid_t fspace = H5Dget_space(w->dsets[j]);
     SM_H5_CHECK(ctx, fspace);
@@ -282,12 +293,16 @@ static int write_chunk(sm_ctx *ctx, const release_writer *w, const sm_table *t, 
       SM_H5_CHECK(ctx, H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL));
     else
       SM_H5_CHECK(ctx, H5Sselect_none(fspace));
+
+    /* required: H5Dwrite is collective, so a rank whose write failed (a full disk) still
+     * makes the other columns' calls; returning early would leave the others waiting */
     hid_t mtype = memory_type(t->schema.cols[j].type);
-    SM_H5_CHECK(ctx, H5Dwrite(w->dsets[j], mtype, mspace, fspace, w->dxpl, t->values[j]));
+    if (H5Dwrite(w->dsets[j], mtype, mspace, fspace, w->dxpl, t->values[j]) < 0 && rc == SM_OK)
+      rc = sm_fail_h5(ctx, "H5Dwrite", __FILE__, __LINE__);
     H5Sclose(fspace);
   }
   H5Sclose(mspace);
-  return SM_OK;
+  return rc;
 }
 
 /* Rank 0: a progress line at most every PROGRESS_EVERY seconds. Rows written so far are
@@ -306,10 +321,19 @@ static void log_progress(const sm_ctx *ctx, release_progress *p, int64_t iterati
          (long long)p->rows, 100.0 * (double)done / (double)p->rows, (double)done / (now - p->t0));
 }
 
+/* Local. The failure of a write stopped by a signal. */
+static int stopped(sm_ctx *ctx, int64_t row0) {
+  return sm_fail(ctx, SM_ERR,
+                 "stopped by a signal while writing the release (at row %lld): the unfinished "
+                 "file was removed, nothing was released",
+                 (long long)row0);
+}
+
 /* Collective. Sample and write this rank's block in chunks; the number of iterations is
- * the largest over ranks, so every rank takes part in every collective write. */
+ * the largest over ranks, so every rank takes part in every collective write. A stop request
+ * (*stop, when stop is not NULL) is honoured at the next chunk, on every rank together. */
 static int write_rows(sm_ctx *ctx, const release_writer *w, const sm_experiment *e,
-                      const sm_model *model, release_progress *p) {
+                      const sm_model *model, release_progress *p, const release_stop *halt) {
   int64_t lo, hi, chunk = e->sampling.chunk_rows, rows = e->sampling.rows;
   sm_partition(rows, ctx->size, ctx->rank, &lo, &hi);
   int64_t mine = (hi - lo + chunk - 1) / chunk, iterations = 0;
@@ -327,10 +351,13 @@ static int write_rows(sm_ctx *ctx, const release_writer *w, const sm_experiment 
     int64_t row0 = lo + it * chunk, n = hi - row0 < chunk ? hi - row0 : chunk;
     n = n > 0 ? n : 0;
     double t0 = MPI_Wtime();
-    rc = sm_agree(ctx, n > 0 ? make_chunk(ctx, model, e, row0, n, &t, view) : SM_OK);
+    if (halt->stop && *halt->stop)
+      rc = sm_agree(ctx, stopped(ctx, row0));
+    else
+      rc = sm_agree(ctx, n > 0 ? make_chunk(ctx, model, e, row0, n, &t, view) : SM_OK);
     double t1 = MPI_Wtime();
     if (rc == SM_OK)
-      rc = sm_agree(ctx, write_chunk(ctx, w, &t, row0, n));
+      *halt->broken = (rc = sm_agree(ctx, write_chunk(ctx, w, &t, row0, n))) != SM_OK;
     p->sampling += t1 - t0;
     p->writing += MPI_Wtime() - t1;
     log_progress(ctx, p, it);
@@ -340,44 +367,125 @@ static int write_rows(sm_ctx *ctx, const release_writer *w, const sm_experiment 
   return rc;
 }
 
-/* Collective. Create, fill and close the partial file. */
+/* Collective. Create, fill and close the partial file. *halt->broken: a write failed (a
+ * full disk), after which HDF5 can neither close the file nor drop it (the close fails again
+ * and leaves state that crashes or blocks at exit); the file is then left open. */
 static int write_partial(sm_ctx *ctx, const sm_experiment *e, const sm_model *model,
-                         const char *partial, release_progress *p) {
+                         const char *partial, release_progress *p, const release_stop *halt) {
   release_writer w = {-1, -1, NULL, 0};
   int rc = sm_agree(ctx, writer_open(ctx, &w, e, model, partial));
   if (rc == SM_OK && e->sampling.n_conditions > 0)
-    rc = sm_release_write_conditioned(ctx, &w, e, model);
+    rc = sm_release_write_conditioned(ctx, &w, e, model, halt);
   else if (rc == SM_OK)
-    rc = write_rows(ctx, &w, e, model, p);
-  int closed = writer_close(ctx, &w);
+    rc = write_rows(ctx, &w, e, model, p, halt);
+  if (*halt->broken)
+    return rc;
+  int closed = sm_agree(ctx, writer_close(ctx, &w));
+  *halt->broken = closed != SM_OK;
   return rc != SM_OK ? rc : closed;
 }
 
-int sm_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model, const char *path) {
+/* Rank 0. An uncompressed release larger than the file size limit or the free space of its
+ * file system is refused before anything is written (HDF5 cannot always close a file whose
+ * writes failed); a compressed one, whose size is not known in advance, only gets a warning.
+ * Without figures (statvfs fails) the write itself has the last word. */
+static int check_space(sm_ctx *ctx, const sm_experiment *e, const sm_schema *s,
+                       const sm_stage *st) {
+  double need = data_bytes(s, e->sampling.rows);
+  struct rlimit fsize;
+  if (e->sampling.compression == 0 && getrlimit(RLIMIT_FSIZE, &fsize) == 0 &&
+      fsize.rlim_cur != RLIM_INFINITY && need > (double)fsize.rlim_cur)
+    return sm_fail(ctx, SM_ERR,
+                   "%s: the release needs %.3g GB but the file size limit (ulimit -f) is "
+                   "%.3g GB: raise the limit, lower sampling.rows or set sampling.compression",
+                   st->path, need / 1e9, (double)fsize.rlim_cur / 1e9);
+  struct statvfs fs;
+  if (statvfs(st->partial, &fs) != 0)
+    return SM_OK;
+  double avail = (double)fs.f_bavail * (double)fs.f_frsize;
+  if (need <= avail)
+    return SM_OK;
+  if (e->sampling.compression > 0) {
+    sm_log(ctx, SM_LOG_WARN,
+           "%s: %.3g GB uncompressed, %.3g GB free there: the release fits only if deflate "
+           "shrinks it enough",
+           st->path, need / 1e9, avail / 1e9);
+    return SM_OK;
+  }
+  return sm_fail(ctx, SM_ERR,
+                 "%s: the release needs %.3g GB (%lld rows of %.0f bytes) but its file "
+                 "system has %.3g GB free: free space, choose another runtime.output_dir, "
+                 "lower sampling.rows or set sampling.compression",
+                 st->path, need / 1e9, (long long)e->sampling.rows,
+                 need / (double)(e->sampling.rows > 0 ? e->sampling.rows : 1), avail / 1e9);
+}
+
+/* Rank 0, after a failed write and before the partial file is removed: HDF5 says only
+ * "file write failed", so name a full file system when that is the likely cause. */
+static void explain_failed_write(sm_ctx *ctx, const sm_stage *st) {
+  struct statvfs fs;
+  if (ctx->rank != 0 || ctx->status == SM_OK || statvfs(st->partial, &fs) != 0)
+    return;
+  double avail = (double)fs.f_bavail * (double)fs.f_frsize;
+  size_t n = strlen(ctx->msg);
+  if (avail < 64e6 && n < sizeof ctx->msg)
+    snprintf(ctx->msg + n, sizeof ctx->msg - n,
+             "; the file system of %s has %.1f MB free: it is probably full", st->path,
+             avail / 1e6);
+}
+
+/* Collective. Check the space, write the partial file and finish the stage. */
+static int stage_and_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model, sm_stage *st,
+                           release_progress *p, const volatile sig_atomic_t *stop) {
+  int space = ctx->rank == 0 ? check_space(ctx, e, &model->schema, st) : SM_OK;
+  int rc = sm_agree(ctx, space);
+  if (rc != SM_OK)
+    return sm_stage_finish(ctx, st, rc);
+  int broken = 0;
+  release_stop halt = {stop, &broken};
+  int written = write_partial(ctx, e, model, st->partial, p, &halt);
+  if (written != SM_OK && !(stop && *stop))
+    explain_failed_write(ctx, st);
+  rc = sm_stage_finish(ctx, st, written);
+
+  /* a file HDF5 cannot close would crash or block the exit: with the partial file
+   * removed and the error said, the job ends here, on every rank together */
+  if (broken) {
+    sm_report_error(ctx);
+    MPI_Abort(ctx->comm, SM_ERR);
+  }
+  return rc;
+}
+
+int sm_release_write_until(sm_ctx *ctx, const sm_experiment *e, const sm_model *model,
+                           const char *path, const volatile sig_atomic_t *stop) {
   double t0 = MPI_Wtime();
   SM_TRY(sm_agree(ctx, check_request(ctx, e, model)));
   release_progress p = {t0, t0, e->sampling.rows, e->sampling.chunk_rows, 0.0, 0.0};
 
-  /* refuse or prepare the target before any work */
+  /* refuse or prepare the target before any work; then the space it needs */
   sm_stage st;
   int rc = sm_stage_begin(ctx, path, e->sampling.overwrite, &st);
   if (rc == SM_OK)
-    rc = sm_stage_finish(ctx, &st, write_partial(ctx, e, model, st.partial, &p));
+    rc = stage_and_write(ctx, e, model, &st, &p, stop);
   sm_stage_free(&st);
   SM_TRY(rc);
 
   /* the final line: size of the data written, the rate, and the slowest rank's split
    * between making rows (sampling, stored types) and writing them */
-  double bytes = 0, seconds = MPI_Wtime() - t0, split[2] = {p.sampling, p.writing};
+  double bytes = data_bytes(&model->schema, e->sampling.rows), seconds = MPI_Wtime() - t0;
+  double split[2] = {p.sampling, p.writing};
   SM_MPI_CHECK(ctx, MPI_Allreduce(MPI_IN_PLACE, split, 2, MPI_DOUBLE, MPI_MAX, ctx->comm));
-  for (int j = 0; j < model->schema.n_cols; j++)
-    bytes += (double)stored_size(model->schema.cols[j].type) * (double)e->sampling.rows;
   sm_log(ctx, SM_LOG_INFO,
          "release: wrote %lld rows to %s in %.2f s (%.1f MB/s); making rows %.2f s, "
          "writing %.2f s",
          (long long)e->sampling.rows, path, seconds, bytes / 1e6 / (seconds > 0 ? seconds : 1),
          split[0], split[1]);
   return SM_OK;
+}
+
+int sm_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model, const char *path) {
+  return sm_release_write_until(ctx, e, model, path, NULL);
 }
 
 int sm_release_chunk_to_disk(sm_ctx *ctx, sm_table *t, int64_t row0) {

@@ -64,8 +64,14 @@ static int check_target(sm_ctx *ctx, const sm_stage *st, int overwrite) {
     rc = sm_fail(ctx, SM_EINPUT, "%s: cannot create the output directory (%s)", dir,
                  strerror(errno));
 
-  /* writable: prove it by creating the partial file (a permission check is not enough) */
-  int fd = rc == SM_OK ? open(st->partial, O_WRONLY | O_CREAT | O_TRUNC, 0666) : -1;
+  /* writable: prove it by creating the partial file (a permission check is not enough);
+   * a leftover partial is removed first and the new one made afresh, so a link planted
+   * under that name cannot send the write outside the output directory */
+  if (rc == SM_OK && unlink(st->partial) != 0 && errno != ENOENT)
+    rc = sm_fail(ctx, SM_EINPUT, "%s: cannot remove the unfinished file (%s)", st->partial,
+                 strerror(errno));
+  int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
+  int fd = rc == SM_OK ? open(st->partial, flags, 0666) : -1;
   if (rc == SM_OK && fd < 0)
     rc = sm_fail(ctx, SM_EINPUT, "%s: the output directory is not writable (%s)", dir,
                  strerror(errno));

@@ -38,6 +38,8 @@ static const sm_param_desc tvae_params[] = {
      "epochs between checkpoints; 0: only when stopped by a signal"},
     {"max_modes", SM_PARAM_INT, "10", 1, SM_MAX_MODES, NULL,
      "mixture components per numeric column in the mode-specific normalisation"},
+    {"max_categories", SM_PARAM_INT, "1000", 2, 1e7, NULL,
+     "most categories a column may have: each one is an input and an output of the networks"},
 };
 #define N_PARAMS ((int)(sizeof tvae_params / sizeof tvae_params[0]))
 
@@ -126,11 +128,32 @@ tvae_train *sm_tvae_train_new(sm_ctx *ctx, tvae_state *st, const sm_table *train
   return sm_tvae_train_wrap(ctx, st, data, train->n_rows, train->row_offset);
 }
 
+/* Local (the schema is the same on every rank). A column with more categories than
+ * max_categories is refused before any work: one-hot encoding gives every category an
+ * input and an output, so such a column makes training slow and large. */
+static int check_categories(sm_ctx *ctx, const sm_params *p, const sm_schema *s) {
+  int most = (int)sm_params_num(p, "max_categories");
+  for (int j = 0; j < s->n_cols; j++) {
+    const sm_column *c = &s->cols[j];
+    if (sm_coltype_is_discrete(c->type) && c->n_categories > most)
+      return sm_fail(ctx, SM_EINPUT,
+                     "tvae: column '%s' has %d categories, more than model.max_categories "
+                     "(%d): each category is one input and one output of the networks. "
+                     "Group rare values (data.columns[].replace), drop the column, use "
+                     "gaussian_copula, or raise model.max_categories",
+                     c->name, c->n_categories, most);
+  }
+  return SM_OK;
+}
+
 /* Collective. Settings, the rows over all ranks and the encoder: fitted to the data, or in a
  * private run built from the declared domains alone (the row count is public). */
 static int prepare(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options *opt,
                    const sm_table *train, tvae_state *st, int64_t *n_global) {
-  int rc = sm_agree(ctx, sm_tvae_settings(ctx, &spec->params, &st->set));
+  int rc = sm_tvae_settings(ctx, &spec->params, &st->set);
+  if (rc == SM_OK)
+    rc = check_categories(ctx, &spec->params, &train->schema);
+  rc = sm_agree(ctx, rc);
   *n_global = train->n_rows;
   SM_TRY(rc);
   SM_MPI_CHECK(ctx, MPI_Allreduce(MPI_IN_PLACE, n_global, 1, MPI_INT64_T, MPI_SUM, ctx->comm));

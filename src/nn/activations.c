@@ -5,7 +5,12 @@
 
 /* Every loop here reads and writes element i only, so an output may alias an input (the
  * header allows dx == dy): tell the compiler it may vectorise regardless. */
+#if defined(__clang__)
+/* clang has no ivdep; it vectorises these loops behind a runtime overlap check */
+#define SM_ELEMENTWISE
+#else
 #define SM_ELEMENTWISE _Pragma("GCC ivdep")
+#endif
 
 void sm_relu_forward(float *y, const float *x, size_t n) {
   SM_ELEMENTWISE
