@@ -4,7 +4,10 @@
  * Each haplotype is a vector of n_vars alleles; a missing call is fed as the training
  * major allele and left out of the loss. The encoder MLP (LeakyReLU) gives mu and logvar
  * of a Gaussian latent, the decoder MLP (the encoder's widths reversed) one logit per
- * variant; the loss is the Bernoulli negative log-likelihood of the observed alleles plus
+ * variant, to which an optional context term adds learned weights on the previous
+ * `context` alleles of the same haplotype (the decoder is then autoregressive along the
+ * variants, which keeps the linkage between neighbours that independent draws lose); the
+ * loss is the Bernoulli negative log-likelihood of the observed alleles plus
  * beta times the KL divergence to N(0, I). Training runs on the trainer (trainer.c):
  * rank-invariant batches by global row, per-row noise keyed by global row, one gradient
  * allreduce per step and a sharded Adam, checkpoints.
@@ -35,6 +38,8 @@ static const sm_param_desc hap_vae_params[] = {
      "initialisation, batch order and training noise"},
     {"checkpoint_every", SM_PARAM_INT, "0", 0, 1e9, NULL,
      "epochs between checkpoints; 0: only when stopped by a signal"},
+    {"context", SM_PARAM_INT, "0", 0, 16, NULL,
+     "previous alleles each variant's logit sees directly (0: independent draws given z)"},
 };
 #define N_PARAMS ((int)(sizeof hap_vae_params / sizeof hap_vae_params[0]))
 
@@ -56,6 +61,7 @@ int sm_hap_vae_settings(sm_ctx *ctx, const sm_params *p, hap_vae_settings *s) {
   s->epochs = (int64_t)sm_params_num(p, "epochs");
   s->seed = (uint64_t)sm_params_num(p, "seed");
   s->checkpoint_every = (int)sm_params_num(p, "checkpoint_every");
+  s->context = (int)sm_params_num(p, "context");
   return sm_tvae_parse_dims(ctx, "hidden_dims", sm_params_str(p, "hidden_dims"), s->hidden,
                             &s->n_hidden);
 }
@@ -78,6 +84,7 @@ void sm_hap_vae_layout(sm_hap_vae *v, int64_t n_vars) {
     in = w;
   }
   sm_linear_reserve(&v->dec[s->n_hidden], &v->params, in, (int)n_vars);
+  v->ctx_w = sm_nn_reserve(&v->params, (size_t)n_vars * (size_t)s->context);
   v->n_model = v->params.n;
 }
 
@@ -235,15 +242,26 @@ static void decode_block(const sm_hap_vae *v, uint64_t seed, int64_t first, floa
   sm_hap_vae_decode(v, z, SAMPLE_BLOCK_ROWS, act, logits);
 }
 
-/* Local. One Bernoulli draw per variant of release row i from (seed, SM_STREAM_DECODE, i). */
-static void draw_row(const sm_hap_vae *v, uint64_t seed, int64_t i, const float *logit,
+float sm_hap_vae_context(const sm_hap_vae *v, int64_t j, const float *x) {
+  const float *c = v->params.value + v->ctx_w + (size_t)j * v->set.context;
+  float sum = 0;
+  for (int d = 1; d <= v->set.context && j - d >= 0; d++)
+    sum += c[d - 1] * (2 * x[j - d] - 1);
+  return sum;
+}
+
+/* Local. One Bernoulli draw per variant of release row i from (seed, SM_STREAM_DECODE, i),
+ * in variant order (the context term reads the alleles drawn before); x is scratch. */
+static void draw_row(const sm_hap_vae *v, uint64_t seed, int64_t i, const float *logit, float *x,
                      uint8_t *g) {
   sm_rng rng;
   sm_rng_init(&rng, seed, SM_STREAM_DECODE, (uint64_t)i);
   double inv_t = 1.0 / v->set.temperature;
   for (int64_t j = 0; j < v->n_vars; j++) {
-    double p = 1.0 / (1.0 + exp(-(double)logit[j] * inv_t));
+    double l = (double)logit[j] + (v->set.context ? sm_hap_vae_context(v, j, x) : 0);
+    double p = 1.0 / (1.0 + exp(-l * inv_t));
     g[j] = (double)sm_rng_u32(&rng) < p * TWO32;
+    x[j] = g[j];
   }
 }
 
@@ -253,10 +271,11 @@ int sm_hap_vae_sample(sm_ctx *ctx, const void *model, uint64_t seed, int64_t row
   size_t rows = SAMPLE_BLOCK_ROWS, nv = (size_t)v->n_vars, h = 0;
   for (int i = 0; i < v->set.n_hidden; i++)
     h += (size_t)v->set.hidden[i];
-  float *z = sm_malloc(ctx, rows * ((size_t)v->set.latent + nv + 2 * h) * sizeof(float));
+  float *z = sm_malloc(ctx, (rows * ((size_t)v->set.latent + nv + 2 * h) + nv) * sizeof(float));
   if (!z)
     return SM_ERR;
   float *logits = z + rows * (size_t)v->set.latent, *act = logits + rows * nv;
+  float *x = act + rows * 2 * h;
 
   /* whole aligned blocks; only the rows asked for are drawn */
   int64_t end = row0 + n;
@@ -265,7 +284,7 @@ int sm_hap_vae_sample(sm_ctx *ctx, const void *model, uint64_t seed, int64_t row
     int64_t lo = first > row0 ? first : row0;
     int64_t hi = first + SAMPLE_BLOCK_ROWS < end ? first + SAMPLE_BLOCK_ROWS : end;
     for (int64_t i = lo; i < hi; i++)
-      draw_row(v, seed, i, logits + (size_t)(i - first) * nv, g + (size_t)(i - row0) * nv);
+      draw_row(v, seed, i, logits + (size_t)(i - first) * nv, x, g + (size_t)(i - row0) * nv);
   }
   free(z);
   return SM_OK;

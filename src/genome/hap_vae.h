@@ -22,6 +22,7 @@ typedef struct hap_vae_settings {
   int64_t batch_size, epochs;
   uint64_t seed;
   int checkpoint_every;
+  int context; /* previous alleles each logit sees directly (0: a plain VAE decoder) */
 } hap_vae_settings;
 
 /* The model: encoder and decoder in one parameter buffer, and the imputation alleles. */
@@ -31,6 +32,7 @@ typedef struct sm_hap_vae {
   sm_linear enc[HAP_VAE_MAX_LAYERS];     /* encoder hidden layers, LeakyReLU after each */
   sm_linear mu, logvar;                  /* (last hidden, latent) heads */
   sm_linear dec[HAP_VAE_MAX_LAYERS + 1]; /* decoder hidden layers (LeakyReLU), then logits */
+  size_t ctx_w;                          /* offset of the context weights (n_vars, context) */
   size_t n_model;                        /* floats of the model (the trainer's come after) */
   sm_nn_params params;
   uint8_t *major;  /* (n_vars) training major allele: the input of a missing value */
@@ -73,8 +75,11 @@ void sm_hap_vae_train_free(hap_vae_train *tr);
 int sm_hap_vae_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
                      int64_t epoch, double *loss);
 /* Decoder forward over z (rows, latent); act holds 2 * rows * (sum of hidden widths) floats
- * of scratch; logits (rows, n_vars). */
+ * of scratch; logits (rows, n_vars), before the context term. */
 void sm_hap_vae_decode(const sm_hap_vae *v, const float *z, int rows, float *act, float *logits);
+/* The context term of variant j given row x (0/1 values): sum over d = 1 .. context with
+ * j - d >= 0 of C[j, d - 1] (2 x[j - d] - 1). */
+float sm_hap_vae_context(const sm_hap_vae *v, int64_t j, const float *x);
 
 /* ---- the model file (hap_vae_io.c) ------------------------------------------------- */
 

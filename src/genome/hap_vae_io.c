@@ -22,6 +22,7 @@ static int write_settings(sm_ctx *ctx, hid_t g, const hap_vae_settings *s) {
   SM_TRY(sm_h5_attr_f64(ctx, g, "temperature", s->temperature));
   SM_TRY(sm_h5_attr_i64(ctx, g, "batch_size", s->batch_size));
   SM_TRY(sm_h5_attr_i64(ctx, g, "epochs", s->epochs));
+  SM_TRY(sm_h5_attr_i64(ctx, g, "context", s->context));
   return sm_h5_attr_i64(ctx, g, "seed", (int64_t)s->seed);
 }
 
@@ -80,7 +81,7 @@ int sm_hap_vae_save(sm_ctx *ctx, const sm_hap_vae *v, const sm_variants *vars,
 /* Collective. Settings from the attributes of g. */
 static int read_settings(sm_ctx *ctx, hid_t g, hap_vae_settings *s) {
   char *dims = NULL;
-  int64_t latent = 0, batch = 0, epochs = 0, seed = 0;
+  int64_t latent = 0, batch = 0, epochs = 0, seed = 0, context = 0;
   SM_TRY(sm_h5_get_attr_str(ctx, g, "hidden_dims", &dims));
   int rc = sm_tvae_parse_dims(ctx, "hidden_dims", dims, s->hidden, &s->n_hidden);
   free(dims);
@@ -92,8 +93,12 @@ static int read_settings(sm_ctx *ctx, hid_t g, hap_vae_settings *s) {
   SM_TRY(sm_h5_get_attr_i64(ctx, g, "batch_size", &batch));
   SM_TRY(sm_h5_get_attr_i64(ctx, g, "epochs", &epochs));
   SM_TRY(sm_h5_get_attr_i64(ctx, g, "seed", &seed));
-  if (latent < 1 || latent > 65536 || epochs < 1 || !(s->temperature > 0))
-    return sm_fail(ctx, SM_EINPUT, "/hap_vae: latent_dim, epochs or temperature out of range");
+  SM_TRY(sm_h5_get_attr_i64(ctx, g, "context", &context));
+  if (latent < 1 || latent > 65536 || epochs < 1 || !(s->temperature > 0) || context < 0 ||
+      context > 16)
+    return sm_fail(ctx, SM_EINPUT,
+                   "/hap_vae: latent_dim, epochs, temperature or context out of range");
+  s->context = (int)context;
   s->latent = (int)latent, s->batch_size = batch, s->epochs = epochs, s->seed = (uint64_t)seed;
   return SM_OK;
 }

@@ -159,6 +159,27 @@ static void encode(hap_vae_train *tr, const int64_t *rows, int m, int64_t epoch)
   }
 }
 
+/* The context term added to the logits (the inputs as the previous alleles). */
+static void add_context(hap_vae_train *tr, int m) {
+  const sm_hap_vae *v = tr->v;
+  size_t nv = (size_t)v->n_vars;
+  for (int r = 0; r < m; r++)
+    for (size_t j = 0; j < nv; j++)
+      tr->logits[r * nv + j] += sm_hap_vae_context(v, (int64_t)j, tr->x + r * nv);
+}
+
+/* Gradient of the context weights: dC[j, d - 1] += sum_r dlogits[r, j] (2 x[r, j - d] - 1). */
+static void context_backward(hap_vae_train *tr, int m) {
+  sm_hap_vae *v = tr->v;
+  size_t nv = (size_t)v->n_vars;
+  int k = v->set.context;
+  float *dc = v->params.grad + v->ctx_w;
+  for (int r = 0; r < m; r++)
+    for (size_t j = 0; j < nv; j++)
+      for (int d = 1; d <= k && (int64_t)j - d >= 0; d++)
+        dc[j * k + d - 1] += tr->dlogits[r * nv + j] * (2 * tr->x[r * nv + j - d] - 1);
+}
+
 /* Bernoulli negative log-likelihood of the observed alleles given the logits (sum), and
  * its gradient (sigmoid(l) - x) on observed entries, 0 elsewhere. */
 static double reconstruction(hap_vae_train *tr, int m) {
@@ -250,11 +271,15 @@ int sm_hap_vae_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, i
   /* forward and the two loss terms */
   encode(tr, rows, n, epoch);
   sm_hap_vae_decode(tr->v, tr->z, n, tr->dec_act, tr->logits);
+  if (tr->v->set.context)
+    add_context(tr, n);
   loss[0] += reconstruction(tr, n);
   loss[1] += sm_kl_normal_loss(tr->kmu, tr->klv, tr->mu, tr->logvar, (size_t)n * tr->v->set.latent,
                                (float)tr->v->set.beta);
 
   /* backward */
+  if (tr->v->set.context)
+    context_backward(tr, n);
   decoder_backward(tr, n);
   encoder_backward(tr, n);
   return SM_OK;

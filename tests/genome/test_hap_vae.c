@@ -2,7 +2,8 @@
  * one-rank fit of the same rows, every rank holds the same parameters, a resumed fit ends
  * bitwise where an uninterrupted one does (from a periodic checkpoint and from a stop),
  * sampling depends only on (seed, row) and survives a save/load round trip, and genotype
- * (0/1/2) rows are refused. A small network keeps the test short. */
+ * (0/1/2) rows are refused. A small network with a context of 2 previous alleles keeps
+ * the test short and covers the autoregressive sampling. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,10 @@ static int load_experiment(sm_ctx *ctx, const char *extra, sm_experiment *e) {
                   "model.hidden_dims=48,24",
                   "model.latent_dim=8",
                   "model.epochs=3",
+                  "model.context=2",
                   "model.batch_size=500",
                   (char *)extra};
-  int rc = sm_experiment_load(ctx, path, extra ? 7 : 6, sets, e);
+  int rc = sm_experiment_load(ctx, path, extra ? 8 : 7, sets, e);
   if (rc != SM_OK)
     fprintf(stderr, "experiment: %s\n", ctx->msg);
   CHECK(rc == SM_OK);

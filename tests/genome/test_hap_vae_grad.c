@@ -36,15 +36,21 @@ static void fill_rows(sm_hapmat *m, uint8_t *g) {
   m->n_rows = ROWS, m->n_vars = VARS, m->g = g;
 }
 
-/* A 9 -> 7 -> 5 -> latent 3 -> 5 -> 7 -> 9 network with beta 0.7. */
+/* A 9 -> 7 -> 5 -> latent 3 -> 5 -> 7 -> 9 network with beta 0.7 and a context of 2. */
 static void make_model(sm_ctx *ctx, sm_hap_vae *v) {
   memset(v, 0, sizeof *v);
   v->set.latent = 3, v->set.n_hidden = 2, v->set.hidden[0] = 7, v->set.hidden[1] = 5;
   v->set.beta = 0.7, v->set.batch_size = ROWS, v->set.epochs = 1, v->set.seed = 3;
-  v->set.temperature = 1;
+  v->set.temperature = 1, v->set.context = 2;
   sm_hap_vae_layout(v, VARS);
   CHECK(sm_nn_params_alloc(ctx, &v->params) == SM_OK);
   sm_hap_vae_init(v);
+
+  /* context weights away from their zero start */
+  sm_rng r;
+  sm_rng_init(&r, 5, SM_STREAM_TEST, 1);
+  for (size_t i = 0; i < (size_t)VARS * 2; i++)
+    v->params.value[v->ctx_w + i] = (float)(sm_rng_uniform(&r) - 0.5);
   v->major = calloc(VARS, 1);
   v->major[3] = 1;
 }
