@@ -34,7 +34,8 @@ sets=(--set "data.path=$hapt" --set "data.legend=$legend" --set sampling.overwri
 echo "hap_vae: $experiment, $epochs epochs, $(nproc) cores," \
   "load average at start: $(cut -d ' ' -f 1-3 /proc/loadavg)"
 
-# the network's settings as the experiment gives them (the baseline is built with the same)
+# the network's settings as the experiment gives them (the baseline is built with the same,
+# and trains on as many rows as synthmpi's training split holds)
 setting() { sed -n "s/^ *$1: *\([0-9.,e+-]*\).*/\1/p" "$experiment" | head -1; }
 hidden=$(setting hidden_dims) latent=$(setting latent_dim) beta=$(setting beta)
 batch=$(setting batch_size) lr=$(setting lr)
@@ -47,11 +48,12 @@ for n in $ranks; do
   timed_mpi "$n" "$log" fit "$experiment" "${sets[@]}" --set "model.epochs=$epochs" \
     --set "runtime.output_dir=$work/train-np$n" >/dev/null
   ours=$(epoch_seconds "$log" | median)
+  train_rows=$(sed -nE 's/.*hap_vae: ([0-9]+) haplotypes x.*/\1/p' "$log" | head -1)
   theirs="- (no torch)"
   if [ -n "$python" ]; then
     "$python" "$repo/bench/torch_hap_vae.py" --hapt "$hapt" --threads "$n" --epochs "$epochs" \
       --hidden "$hidden" --latent "$latent" --beta "$beta" --batch "$batch" --lr "$lr" \
-      >"$logs/hap_vae-torch-t$n.log" 2>&1 ||
+      --rows "${train_rows:-0}" >"$logs/hap_vae-torch-t$n.log" 2>&1 ||
       bench_die "torch_hap_vae.py failed ($logs/hap_vae-torch-t$n.log)"
     theirs=$(awk '/^seconds_per_epoch:/ { printf "%.4f", $2 }' "$logs/hap_vae-torch-t$n.log")
   fi

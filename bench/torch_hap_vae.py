@@ -2,7 +2,8 @@
 """PyTorch hap_vae on the 805-SNP haplotypes, the same network as synthmpi's, for timing.
 
 - input: the 0/1 alleles of each haplotype (a .hapt file: tag, id, one allele per
-  variant), every row used for training (the timing does not need a held-out split);
+  variant); --rows N trains on the first N rows, so that an epoch covers as many rows as
+  synthmpi's, which holds out a share of persons (the timing needs no real split);
 - model: encoder Linear(V, h1) + LeakyReLU(0.2), Linear(h1, h2) + LeakyReLU(0.2), then mu
   and logvar heads Linear(h2, latent); decoder Linear(latent, h2) + LeakyReLU(0.2),
   Linear(h2, h1) + LeakyReLU(0.2), Linear(h1, V) logits; PyTorch's default
@@ -89,11 +90,14 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rows", type=int, default=0, help="rows to train on (0: all)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
     x = read_hapt(args.hapt)
+    if args.rows > 0:
+        x = x[:args.rows]
     hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
     model = HapVae(x.shape[1], hidden, args.latent)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
