@@ -129,6 +129,25 @@ int sm_hap_markov_load(sm_ctx *ctx, const char *path, sm_hap_markov *m, sm_varia
 
 /* ---- the genotype release (release.c) ------------------------------------------------- */
 
+/* What the release writer samples from: a fitted genome model behind one function. */
+typedef struct sm_genome_sampler {
+  const char *kind;        /* the model kind, recorded in the release */
+  int ploidy_coded;        /* rows are genotypes */
+  int64_t n_vars;          /* variants of a row */
+  const sm_ledger *ledger; /* what the fit spent (empty when not private) */
+  const void *model;       /* passed to sample */
+  /* Local. Release rows [row0, row0 + n) into g (n * n_vars); row i depends on (seed, i)
+   * only. */
+  int (*sample)(sm_ctx *ctx, const void *model, uint64_t seed, int64_t row0, int64_t n, uint8_t *g);
+} sm_genome_sampler;
+
+/* hap_markov behind the sampler interface. */
+sm_genome_sampler sm_hap_markov_sampler(const sm_hap_markov *m);
+
+/* Collective. As sm_genome_release_write, from any genome model. */
+int sm_genome_release_write_sampler(sm_ctx *ctx, const sm_experiment *e, const sm_genome_sampler *m,
+                                    const sm_variants *vars, const char *path);
+
 /* Collective. Sample e->sampling.rows rows (each rank its block, in chunks) and write
  * /genotypes and /variants to path, staged as path.partial. */
 int sm_genome_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_hap_markov *m,
@@ -142,8 +161,8 @@ int sm_genome_read_variants(sm_ctx *ctx, hid_t file, sm_variants *v);
 /* Collective. This rank's block of rows of a genotype release, and all its variants. */
 int sm_genome_release_read(sm_ctx *ctx, const char *path, sm_hapmat *out, sm_variants *vars);
 
-/* Collective. 1 when path is a synthmpi file holding /genotypes (release) or /hap_markov
- * (model), else 0 (also for unreadable files: the caller reports those). */
+/* Collective. 1 when path is a synthmpi file holding /genotypes (release), /hap_markov or
+ * /hap_vae (model), else 0 (also for unreadable files: the caller reports those). */
 int sm_genome_file_kind(sm_ctx *ctx, const char *path, int *is_genome);
 
 /* Collective. Print what a genotype release or haplotype model holds. */

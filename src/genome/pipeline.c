@@ -1,5 +1,6 @@
 /* The genome pipeline behind synthmpi run|fit|sample|eval|check for data.format hapt and
- * vcf: read persons, split them, fit hap_markov, write the genotype release, evaluate. */
+ * vcf: read persons, split them, fit hap_markov or hap_vae, write the genotype release,
+ * evaluate. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "genome/genome_internal.h"
+#include "genome/hap_vae.h"
 
 /* Real data of a run: training and held-out persons over the same variants. */
 typedef struct genome_data {
@@ -25,12 +27,29 @@ int sm_genome_experiment(const sm_experiment *e) {
   return f && (strcmp(f, "hapt") == 0 || strcmp(f, "vcf") == 0);
 }
 
+/* A fitted genome model: hap_markov, or hap_vae when is_vae. */
+typedef struct genome_model {
+  int is_vae;
+  sm_hap_markov markov;
+  sm_hap_vae vae;
+} genome_model;
+
+static void model_free(genome_model *m) {
+  sm_hap_markov_free(&m->markov);
+  sm_hap_vae_free(&m->vae);
+}
+
+static int is_vae(const sm_experiment *e) {
+  return strcmp(e->model.kind, SM_HAP_VAE_KIND) == 0;
+}
+
 /* Local. The model must be a genome model. */
 static int check_model(sm_ctx *ctx, const sm_experiment *e) {
-  if (strcmp(e->model.kind, SM_HAP_MARKOV_KIND) != 0)
+  if (strcmp(e->model.kind, SM_HAP_MARKOV_KIND) != 0 && !is_vae(e))
     return sm_fail(ctx, SM_EINPUT,
-                   "%s: model.kind '%s' does not fit %s data (genomic models: hap_markov)", e->path,
-                   e->model.kind, e->data.format);
+                   "%s: model.kind '%s' does not fit %s data (genomic models: hap_markov, "
+                   "hap_vae)",
+                   e->path, e->model.kind, e->data.format);
   return SM_OK;
 }
 
@@ -61,8 +80,18 @@ static int read_data(sm_ctx *ctx, const sm_experiment *e, genome_data *d) {
   return SM_OK;
 }
 
+/* Collective. Fit hap_vae; no checkpoints (a genome fit is one run). */
+static int fit_vae(sm_ctx *ctx, const sm_experiment *e, const genome_data *d, sm_hap_vae *v) {
+  double t0 = sm_elapsed(ctx);
+  sm_fit_options opt = {.privacy = e->privacy.enabled ? &e->privacy : NULL};
+  SM_TRY(sm_hap_vae_fit(ctx, &e->model, &opt, &d->train, v));
+  sm_log(ctx, SM_LOG_INFO, "fitted hap_vae (%zu parameters) in %.2f s", v->n_model,
+         sm_elapsed(ctx) - t0);
+  return SM_OK;
+}
+
 /* Collective. Fit hap_markov with the experiment's settings. */
-static int fit(sm_ctx *ctx, const sm_experiment *e, const genome_data *d, sm_hap_markov *m) {
+static int fit_markov(sm_ctx *ctx, const sm_experiment *e, const genome_data *d, sm_hap_markov *m) {
   const sm_params *p = &e->model.params;
   sm_hap_markov_spec spec = {
       .order = (int)sm_params_num(p, "order"),
@@ -89,17 +118,47 @@ static int fit(sm_ctx *ctx, const sm_experiment *e, const genome_data *d, sm_hap
   return SM_OK;
 }
 
+/* Collective. The model the experiment names. */
+static int fit(sm_ctx *ctx, const sm_experiment *e, const genome_data *d, genome_model *m) {
+  m->is_vae = is_vae(e);
+  return m->is_vae ? fit_vae(ctx, e, d, &m->vae) : fit_markov(ctx, e, d, &m->markov);
+}
+
+static int model_save(sm_ctx *ctx, const genome_model *m, const sm_variants *vars,
+                      const sm_experiment *e, const char *path) {
+  return m->is_vae ? sm_hap_vae_save(ctx, &m->vae, vars, e, path)
+                   : sm_hap_markov_save(ctx, &m->markov, vars, e, path);
+}
+
+/* Collective. The model file of the kind the experiment names. */
+static int model_load(sm_ctx *ctx, const sm_experiment *e, const char *path, genome_model *m,
+                      sm_variants *vars) {
+  m->is_vae = is_vae(e);
+  return m->is_vae ? sm_hap_vae_load(ctx, path, &m->vae, vars)
+                   : sm_hap_markov_load(ctx, path, &m->markov, vars);
+}
+
+/* The release writer's view of the model. */
+static sm_genome_sampler sampler_of(const genome_model *m) {
+  static const sm_ledger none = {0};
+  if (m->is_vae)
+    return (sm_genome_sampler){SM_HAP_VAE_KIND, 0,       m->vae.n_vars,
+                               &none,           &m->vae, sm_hap_vae_sample};
+  return sm_hap_markov_sampler(&m->markov);
+}
+
 /* Collective. The release at sampling.output; rows 0 means as many as trained on. */
-static int sample(sm_ctx *ctx, sm_experiment *e, const sm_hap_markov *m, const sm_variants *vars,
+static int sample(sm_ctx *ctx, sm_experiment *e, const genome_model *gm, const sm_variants *vars,
                   int64_t train_rows) {
+  sm_genome_sampler m = sampler_of(gm);
   if (e->sampling.rows == 0)
     e->sampling.rows = train_rows;
   char *path = sm_experiment_output(e, e->sampling.output);
   if (!path)
     return sm_fail(ctx, SM_ERR, "out of memory");
   sm_log(ctx, SM_LOG_INFO, "sampling %lld %s to %s", (long long)e->sampling.rows,
-         m->ploidy_coded ? "genotypes" : "haplotypes", path);
-  int rc = sm_genome_release_write(ctx, e, m, vars, path);
+         m.ploidy_coded ? "genotypes" : "haplotypes", path);
+  int rc = sm_genome_release_write_sampler(ctx, e, &m, vars, path);
   free(path);
   return rc;
 }
@@ -275,7 +334,8 @@ static int check_release_free(sm_ctx *ctx, const sm_experiment *e) {
 
 int sm_genome_run(sm_ctx *ctx, sm_experiment *e) {
   genome_data d;
-  sm_hap_markov m = {0};
+  genome_model m;
+  memset(&m, 0, sizeof m);
   memset(&d, 0, sizeof d);
   char *model = sm_experiment_output(e, "model.h5");
   char *release = sm_experiment_output(e, e->sampling.output);
@@ -289,7 +349,7 @@ int sm_genome_run(sm_ctx *ctx, sm_experiment *e) {
   if (rc == SM_OK)
     rc = fit(ctx, e, &d, &m);
   if (rc == SM_OK)
-    rc = sm_hap_markov_save(ctx, &m, &d.vars, e, model);
+    rc = model_save(ctx, &m, &d.vars, e, model);
   int64_t train_rows = 0;
   if (rc == SM_OK)
     rc = sm_hapmat_rows_total(ctx, &d.train, &train_rows);
@@ -298,7 +358,7 @@ int sm_genome_run(sm_ctx *ctx, sm_experiment *e) {
   if (rc == SM_OK && e->evaluation.enabled)
     rc = evaluate(ctx, e, &d, release);
 
-  sm_hap_markov_free(&m);
+  model_free(&m);
   data_free(&d);
   free(model);
   free(release);
@@ -307,7 +367,8 @@ int sm_genome_run(sm_ctx *ctx, sm_experiment *e) {
 
 int sm_genome_fit(sm_ctx *ctx, sm_experiment *e) {
   genome_data d;
-  sm_hap_markov m = {0};
+  genome_model m;
+  memset(&m, 0, sizeof m);
   memset(&d, 0, sizeof d);
   char *model = sm_experiment_output(e, "model.h5");
   int rc = sm_agree(ctx, check_model(ctx, e));
@@ -316,25 +377,26 @@ int sm_genome_fit(sm_ctx *ctx, sm_experiment *e) {
   if (rc == SM_OK)
     rc = fit(ctx, e, &d, &m);
   if (rc == SM_OK)
-    rc = sm_hap_markov_save(ctx, &m, &d.vars, e, model);
+    rc = model_save(ctx, &m, &d.vars, e, model);
   if (rc == SM_OK)
     sm_log(ctx, SM_LOG_INFO, "model written: %s", model);
-  sm_hap_markov_free(&m);
+  model_free(&m);
   data_free(&d);
   free(model);
   return rc;
 }
 
 int sm_genome_sample(sm_ctx *ctx, sm_experiment *e, const char *model_path) {
-  sm_hap_markov m;
+  genome_model m;
   sm_variants vars;
+  memset(&m, 0, sizeof m);
   char *path = model_path ? sm_strdup(model_path) : sm_experiment_output(e, "model.h5");
-  int rc = sm_hap_markov_load(ctx, path, &m, &vars);
+  int rc = model_load(ctx, e, path, &m, &vars);
   if (rc == SM_OK && e->sampling.rows == 0)
     rc = sm_fail(ctx, SM_EINPUT, "sampling.rows must be set when sampling from a saved model");
   if (rc == SM_OK)
     rc = sample(ctx, e, &m, &vars, 0);
-  sm_hap_markov_free(&m);
+  model_free(&m);
   sm_variants_free(&vars);
   free(path);
   return rc;

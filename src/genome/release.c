@@ -106,7 +106,7 @@ static hid_t create_genotypes(sm_ctx *ctx, hid_t file, const sm_sampling_spec *s
 
 /* Collective. The file's attributes: the tabular header (with no columns), then what this
  * release is. */
-static int write_header(sm_ctx *ctx, hid_t file, const sm_experiment *e, const sm_hap_markov *m,
+static int write_header(sm_ctx *ctx, hid_t file, const sm_experiment *e, const sm_genome_sampler *m,
                         const sm_variants *vars) {
   sm_schema none = {0, NULL};
   SM_TRY(sm_io_write_header(ctx, file, SM_RELEASE_FORMAT, e, &none));
@@ -115,9 +115,9 @@ static int write_header(sm_ctx *ctx, hid_t file, const sm_experiment *e, const s
   SM_TRY(sm_h5_attr_i64(ctx, file, "variants", vars->n));
   SM_TRY(sm_h5_attr_i64(ctx, file, "ploidy_coded", m->ploidy_coded));
   SM_TRY(sm_h5_attr_i64(ctx, file, "seed", (int64_t)e->sampling.seed));
-  SM_TRY(sm_h5_attr_str(ctx, file, "model", SM_HAP_MARKOV_KIND));
+  SM_TRY(sm_h5_attr_str(ctx, file, "model", m->kind));
   SM_TRY(sm_h5_attr_i64(ctx, file, "ranks", ctx->size));
-  SM_TRY(sm_io_write_ledger(ctx, file, &m->ledger));
+  SM_TRY(sm_io_write_ledger(ctx, file, m->ledger));
   return sm_genome_write_variants(ctx, file, vars);
 }
 
@@ -143,7 +143,7 @@ static int write_rows(sm_ctx *ctx, hid_t d, hid_t dxpl, int64_t row0, int64_t n,
 
 /* Collective. Sample and write this rank's block in chunks; every rank takes part in
  * every iteration (the largest count over ranks). */
-static int fill(sm_ctx *ctx, hid_t d, const sm_experiment *e, const sm_hap_markov *m) {
+static int fill(sm_ctx *ctx, hid_t d, const sm_experiment *e, const sm_genome_sampler *m) {
   int64_t lo, hi, rows = e->sampling.rows, nv = m->n_vars;
   int64_t chunk = chunk_rows_of(&e->sampling, nv);
   sm_partition(rows, ctx->size, ctx->rank, &lo, &hi);
@@ -160,8 +160,9 @@ static int fill(sm_ctx *ctx, hid_t d, const sm_experiment *e, const sm_hap_marko
   for (int64_t it = 0; it < iterations && rc == SM_OK; it++) {
     int64_t row0 = lo + it * chunk, n = hi - row0 < chunk ? hi - row0 : chunk;
     n = n > 0 ? n : 0;
-    sm_hap_markov_sample(m, e->sampling.seed, row0, n, buf);
-    rc = sm_agree(ctx, write_rows(ctx, d, dxpl, row0, n, nv, buf));
+    rc = sm_agree(ctx, m->sample(ctx, m->model, e->sampling.seed, row0, n, buf));
+    if (rc == SM_OK)
+      rc = sm_agree(ctx, write_rows(ctx, d, dxpl, row0, n, nv, buf));
     if (ctx->rank == 0 && MPI_Wtime() - last > PROGRESS_EVERY) {
       last = MPI_Wtime();
       sm_log(ctx, SM_LOG_INFO, "release: iteration %lld of %lld, %.0f haplotypes/s",
@@ -176,7 +177,7 @@ static int fill(sm_ctx *ctx, hid_t d, const sm_experiment *e, const sm_hap_marko
 }
 
 /* Collective. Create, fill and close the partial file. */
-static int write_partial(sm_ctx *ctx, const sm_experiment *e, const sm_hap_markov *m,
+static int write_partial(sm_ctx *ctx, const sm_experiment *e, const sm_genome_sampler *m,
                          const sm_variants *vars, const char *partial) {
   hid_t file = sm_h5_create(ctx, partial), d = -1;
   int rc = sm_agree(ctx, file >= 0 ? SM_OK : SM_EINPUT);
@@ -198,8 +199,28 @@ static int write_partial(sm_ctx *ctx, const sm_experiment *e, const sm_hap_marko
   return rc;
 }
 
+/* Local. hap_markov's rows through the sampler interface. */
+static int markov_sample(sm_ctx *ctx, const void *model, uint64_t seed, int64_t row0, int64_t n,
+                         uint8_t *g) {
+  (void)ctx;
+  sm_hap_markov_sample(model, seed, row0, n, g);
+  return SM_OK;
+}
+
+sm_genome_sampler sm_hap_markov_sampler(const sm_hap_markov *m) {
+  sm_genome_sampler s = {SM_HAP_MARKOV_KIND, m->ploidy_coded, m->n_vars, &m->ledger, m,
+                         markov_sample};
+  return s;
+}
+
 int sm_genome_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_hap_markov *m,
                             const sm_variants *vars, const char *path) {
+  sm_genome_sampler s = sm_hap_markov_sampler(m);
+  return sm_genome_release_write_sampler(ctx, e, &s, vars, path);
+}
+
+int sm_genome_release_write_sampler(sm_ctx *ctx, const sm_experiment *e, const sm_genome_sampler *m,
+                                    const sm_variants *vars, const char *path) {
   double t0 = MPI_Wtime();
   SM_TRY(sm_agree(ctx, check_request(ctx, &e->sampling)));
   if (vars->n != m->n_vars)
@@ -291,7 +312,8 @@ int sm_genome_file_kind(sm_ctx *ctx, const char *path, int *is_genome) {
       hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
       if (f >= 0) {
         yes = H5Lexists(f, "genotypes", H5P_DEFAULT) > 0 ||
-              H5Lexists(f, "hap_markov", H5P_DEFAULT) > 0;
+              H5Lexists(f, "hap_markov", H5P_DEFAULT) > 0 ||
+              H5Lexists(f, "hap_vae", H5P_DEFAULT) > 0;
         H5Fclose(f);
       }
     }

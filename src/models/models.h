@@ -9,5 +9,6 @@ extern const sm_model_ops sm_model_tvae;            /* tvae.c */
 extern const sm_model_ops sm_model_mst;             /* mst.c */
 extern const sm_model_ops sm_model_hap_markov;      /* genome/hap_markov.c */
 extern const sm_model_ops sm_model_ctgan;           /* ctgan.c */
+extern const sm_model_ops sm_model_hap_vae;         /* genome/hap_vae.c */
 
 #endif

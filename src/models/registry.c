@@ -7,8 +7,8 @@
 #include "models/models.h"
 
 static const sm_model_ops *const registry[] = {
-    &sm_model_gaussian_copula, &sm_model_tvae,  &sm_model_mst,
-    &sm_model_hap_markov,      &sm_model_ctgan, NULL};
+    &sm_model_gaussian_copula, &sm_model_tvae,    &sm_model_mst, &sm_model_hap_markov,
+    &sm_model_ctgan,           &sm_model_hap_vae, NULL};
 
 const sm_model_ops *const *sm_model_list(void) {
   return registry;
