@@ -7,5 +7,7 @@
 extern const sm_model_ops sm_model_gaussian_copula; /* copula.c */
 extern const sm_model_ops sm_model_tvae;            /* tvae.c */
 extern const sm_model_ops sm_model_mst;             /* mst.c */
+extern const sm_model_ops sm_model_realnvp;         /* realnvp.c */
+extern const sm_model_ops sm_model_tabddpm;         /* tabddpm.c */
 
 #endif

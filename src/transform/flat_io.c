@@ -16,7 +16,7 @@ int sm_flat_save(sm_ctx *ctx, const sm_flat *f, int64_t group) {
   for (int j = 0; j < f->n_cols; j++)
     n_q += f->cols[j].qt.n;
   double *fields = sm_calloc(ctx, n * N_FIELDS, sizeof(double));
-  double *q = sm_calloc(ctx, (size_t)(n_q > 0 ? n_q : 1), sizeof(double));
+  double *q = sm_calloc(ctx, (size_t)n_q + 1, sizeof(double));
   int rc = sm_agree(ctx, fields && q ? SM_OK : SM_ERR);
 
   /* (n_cols, N_FIELDS) row-major, then every column's quantiles */
@@ -41,7 +41,7 @@ int sm_flat_save(sm_ctx *ctx, const sm_flat *f, int64_t group) {
   if (rc == SM_OK)
     rc = sm_h5_write_f64(ctx, g, "columns", fields, (int64_t)f->n_cols * N_FIELDS);
   if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, "quantiles", q, n_q);
+    rc = sm_h5_write_f64(ctx, g, "quantiles", q, n_q + 1); /* never empty: one 0 ends it */
   free(fields);
   free(q);
   return sm_agree(ctx, rc);
@@ -95,7 +95,7 @@ int sm_flat_load(sm_ctx *ctx, sm_flat *f, int64_t group) {
     rc = sm_fail(ctx, SM_EINPUT, "flat encoding: malformed group");
   f->mode = (sm_flat_mode)mode;
   if (rc == SM_OK)
-    rc = unpack(ctx, f, fields, n_fields, q, n_q);
+    rc = unpack(ctx, f, fields, n_fields, q, n_q - 1);
   free(fields);
   free(q);
   if (rc != SM_OK)
