@@ -165,7 +165,6 @@ void sm_adam_free(sm_adam *opt);
 /* One update of p->value from p->grad (PyTorch's Adam/AdamW arithmetic). */
 void sm_adam_step(sm_adam *opt, sm_nn_params *p);
 
-
 /* ---- SiLU, timestep embedding and plain MLPs (used by the flow and diffusion models) -- */
 
 /* SiLU (swish): y = x * sigmoid(x). */

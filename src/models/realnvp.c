@@ -171,7 +171,8 @@ static int train(sm_ctx *ctx, realnvp_state *st, realnvp_train *tr, const sm_fit
   int64_t cap = st->set.batch_size < tr->n_local ? st->set.batch_size : tr->n_local;
   if (rc == SM_OK) {
     sm_realnvp_init(&st->net, st->set.seed);
-    rc = sm_realnvp_work_alloc(ctx, &tr->work, &st->net, (int)(cap > BLOCK_ROWS ? cap : BLOCK_ROWS));
+    rc =
+        sm_realnvp_work_alloc(ctx, &tr->work, &st->net, (int)(cap > BLOCK_ROWS ? cap : BLOCK_ROWS));
   }
   if (rc == SM_OK)
     tr->x = sm_malloc(ctx, (size_t)tr->work.cap * st->flat.width * sizeof(float));
@@ -205,8 +206,9 @@ static int realnvp_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_opti
                        const sm_table *train_rows_in, void **state) {
   double t0 = MPI_Wtime();
   if (opt && opt->privacy && opt->privacy->enabled)
-    return sm_agree(ctx, sm_fail(ctx, SM_EINPUT, "realnvp: private training is not supported; "
-                                                 "use tvae or mst for a private run"));
+    return sm_agree(ctx, sm_fail(ctx, SM_EINPUT,
+                                 "realnvp: private training is not supported; "
+                                 "use tvae or mst for a private run"));
   realnvp_state *st = sm_calloc(ctx, 1, sizeof *st);
   SM_TRY(sm_agree(ctx, st ? SM_OK : SM_ERR));
   realnvp_train tr = {.st = st};
@@ -218,8 +220,8 @@ static int realnvp_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_opti
   if (rc == SM_OK)
     rc = sm_flat_fit(ctx, &st->flat, train_rows_in, SM_FLAT_STANDARD, 0);
   if (rc == SM_OK)
-    rc = sm_agree(ctx, split_encode(ctx, st, train_rows_in, &tr.data, &tr.n_local, &val, &val_rows,
-                                    &n_val));
+    rc = sm_agree(
+        ctx, split_encode(ctx, st, train_rows_in, &tr.data, &tr.n_local, &val, &val_rows, &n_val));
 
   /* train with checkpoint_every from the parameters when the caller left it 0 */
   sm_fit_options o = {0};

@@ -13,7 +13,7 @@
 #define REALNVP_N_LOSSES 1 /* negative log-likelihood per row, nats */
 
 typedef struct realnvp_settings {
-  int couplings;                              /* affine coupling layers */
+  int couplings;                               /* affine coupling layers */
   int n_hidden, hidden[SM_MLP_MAX_LAYERS - 1]; /* widths of each coupling's MLP */
   double lr, l2scale, validation;
   int64_t batch_size, epochs;
@@ -35,9 +35,9 @@ typedef struct realnvp_state {
   realnvp_settings set;
   sm_flat flat;
   realnvp_net net;
-  double *history;       /* (epochs) mean training NLL per row, nats */
-  double heldout_nll;    /* nats per held-out row (NaN when none was held out) */
-  double heldout_bpd;    /* the same in bits per dimension */
+  double *history;    /* (epochs) mean training NLL per row, nats */
+  double heldout_nll; /* nats per held-out row (NaN when none was held out) */
+  double heldout_bpd; /* the same in bits per dimension */
   int64_t heldout_rows;
 } realnvp_state;
 
@@ -89,8 +89,8 @@ typedef struct realnvp_train {
   realnvp_work work;
   float *x; /* (cap, width) the batch */
 } realnvp_train;
-int sm_realnvp_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m,
-                     int64_t global_rows, int64_t epoch, double *loss);
+int sm_realnvp_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
+                     int64_t epoch, double *loss);
 
 int sm_realnvp_save(sm_ctx *ctx, const void *state, int64_t group);
 int sm_realnvp_load(sm_ctx *ctx, int64_t group, void **state);

@@ -90,8 +90,8 @@ static int load_into(sm_ctx *ctx, hid_t g, realnvp_state *st) {
   int rc = sm_agree(ctx, read_settings(ctx, g, st));
   hid_t enc = rc == SM_OK ? sm_h5_try_open(g, "encoding", H5I_GROUP) : -1;
   if (rc == SM_OK)
-    rc = sm_agree(ctx, enc < 0 ? sm_fail(ctx, SM_EINPUT, "realnvp model: no encoding group")
-                               : SM_OK);
+    rc = sm_agree(ctx,
+                  enc < 0 ? sm_fail(ctx, SM_EINPUT, "realnvp model: no encoding group") : SM_OK);
   if (rc == SM_OK)
     rc = sm_flat_load(ctx, &st->flat, (int64_t)enc);
   if (enc >= 0)

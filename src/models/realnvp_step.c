@@ -203,8 +203,8 @@ void sm_realnvp_dequantise(const sm_flat *f, float *x, int rows, uint64_t seed, 
   }
 }
 
-int sm_realnvp_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m,
-                     int64_t global_rows, int64_t epoch, double *loss) {
+int sm_realnvp_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
+                     int64_t epoch, double *loss) {
   realnvp_train *tr = model;
   realnvp_state *st = tr->st;
   int width = st->net.width;

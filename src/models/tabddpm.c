@@ -29,8 +29,7 @@ static const sm_param_desc tabddpm_params[] = {
     {"hidden_dims", SM_PARAM_STRING, "256,512,512,256", 0, 0, NULL,
      "widths of the denoiser MLP's hidden layers, comma-separated"},
     {"batch_size", SM_PARAM_INT, "1024", 1, 1e9, NULL, "global batch size (rows over all ranks)"},
-    {"steps", SM_PARAM_INT, "6000", 1, 1e9, NULL,
-     "optimiser steps (rounded up to whole epochs)"},
+    {"steps", SM_PARAM_INT, "6000", 1, 1e9, NULL, "optimiser steps (rounded up to whole epochs)"},
     {"lr", SM_PARAM_REAL, "1e-3", 1e-12, 10, NULL, "AdamW learning rate"},
     {"weight_decay", SM_PARAM_REAL, "1e-5", 0, 1, NULL, "AdamW decoupled weight decay"},
     {"sample_steps", SM_PARAM_INT, "0", 0, TABDDPM_MAX_T, NULL,
@@ -52,8 +51,8 @@ static const sm_param_desc tabddpm_params[] = {
 int sm_tabddpm_settings(sm_ctx *ctx, const sm_params *p, tabddpm_settings *s) {
   memset(s, 0, sizeof *s);
   s->timesteps = (int)sm_params_num(p, "timesteps");
-  s->schedule = strcmp(sm_params_str(p, "schedule"), "linear") == 0 ? TABDDPM_LINEAR
-                                                                    : TABDDPM_COSINE;
+  s->schedule =
+      strcmp(sm_params_str(p, "schedule"), "linear") == 0 ? TABDDPM_LINEAR : TABDDPM_COSINE;
   s->dim_t = (int)sm_params_num(p, "dim_t");
   s->batch_size = (int64_t)sm_params_num(p, "batch_size");
   s->steps = (int64_t)sm_params_num(p, "steps");
@@ -190,8 +189,7 @@ static int prepare(sm_ctx *ctx, const sm_model_spec *spec, const sm_table *rows,
     return sm_fail(ctx, SM_EINPUT, "tabddpm: no training rows");
   int64_t per_epoch = sm_batches_per_epoch(*n_global, st->set.batch_size);
   st->set.epochs = (st->set.steps + per_epoch - 1) / per_epoch;
-  SM_TRY(sm_agree(ctx, sm_tabddpm_schedule(ctx, &st->sched, st->set.timesteps,
-                                           st->set.schedule)));
+  SM_TRY(sm_agree(ctx, sm_tabddpm_schedule(ctx, &st->sched, st->set.timesteps, st->set.schedule)));
   return sm_flat_fit(ctx, &st->flat, rows, SM_FLAT_QUANTILE, st->set.n_quantiles);
 }
 
@@ -199,8 +197,9 @@ static int tabddpm_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_opti
                        const sm_table *rows, void **state) {
   double t0 = MPI_Wtime();
   if (opt && opt->privacy && opt->privacy->enabled)
-    return sm_agree(ctx, sm_fail(ctx, SM_EINPUT, "tabddpm: private training is not supported; "
-                                                 "use tvae or mst for a private run"));
+    return sm_agree(ctx, sm_fail(ctx, SM_EINPUT,
+                                 "tabddpm: private training is not supported; "
+                                 "use tvae or mst for a private run"));
   tabddpm_state *st = sm_calloc(ctx, 1, sizeof *st);
   SM_TRY(sm_agree(ctx, st ? SM_OK : SM_ERR));
   int64_t n_global = 0;
@@ -228,10 +227,10 @@ static int tabddpm_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_opti
 /* The reverse process's state of one block of rows. */
 typedef struct sample_block {
   tabddpm_work w;
-  sm_rng *rng;    /* (BLOCK_ROWS) one stream per row */
-  int32_t *cls;   /* (BLOCK_ROWS, n_blocks) current classes */
-  double *lx0;    /* (widest block) */
-  double *post;   /* (widest block) */
+  sm_rng *rng;  /* (BLOCK_ROWS) one stream per row */
+  int32_t *cls; /* (BLOCK_ROWS, n_blocks) current classes */
+  double *lx0;  /* (widest block) */
+  double *post; /* (widest block) */
 } sample_block;
 
 static void block_free(sample_block *b) {
@@ -348,8 +347,7 @@ static int tabddpm_sample(sm_ctx *ctx, const void *state, uint64_t seed, int64_t
   sample_block b;
   int rc = block_alloc(ctx, st, &b);
   int64_t end = row0 + out->n_rows;
-  for (int64_t first = row0 - row0 % BLOCK_ROWS; rc == SM_OK && first < end;
-       first += BLOCK_ROWS) {
+  for (int64_t first = row0 - row0 % BLOCK_ROWS; rc == SM_OK && first < end; first += BLOCK_ROWS) {
     run_block(st, &b, seed, first);
     int64_t lo = first > row0 ? first : row0;
     int64_t hi = first + BLOCK_ROWS < end ? first + BLOCK_ROWS : end;

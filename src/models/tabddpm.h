@@ -15,7 +15,7 @@
 typedef enum tabddpm_schedule { TABDDPM_LINEAR = 0, TABDDPM_COSINE = 1 } tabddpm_schedule;
 
 typedef struct tabddpm_settings {
-  int timesteps;                               /* T */
+  int timesteps; /* T */
   tabddpm_schedule schedule;
   int dim_t;                                   /* timestep embedding and projection width */
   int n_hidden, hidden[SM_MLP_MAX_LAYERS - 1]; /* the denoiser MLP */
@@ -83,8 +83,7 @@ void sm_tabddpm_backward(tabddpm_net *net, tabddpm_work *w, int rows);
  * log probabilities lx0 (K, -INFINITY allowed). out (K) gets the log probabilities
  *   log [ (a [k = x_t] + (1 - a) / K) (ab_s x0_k + (1 - ab_s) / K) ] normalised,
  * a = ab_t / ab_s. */
-void sm_tabddpm_posterior(double *out, int K, int xt, const double *lx0, double ab_t,
-                          double ab_s);
+void sm_tabddpm_posterior(double *out, int K, int xt, const double *lx0, double ab_t, double ab_s);
 
 /* The multinomial loss of one block: KL(q(x_s | x_t, x_0) || p(x_s | x_t, softmax(logits)))
  * (at the first step this is the decoder's -log p(x_0 | x_1)); returns it and writes its
@@ -98,12 +97,12 @@ typedef struct tabddpm_train {
   float *data; /* (n_local, width) encoded rows */
   int64_t n_local, row_offset;
   tabddpm_work work;
-  float *eps; /* (cap, n_num) the Gaussian noise */
+  float *eps;       /* (cap, n_num) the Gaussian noise */
   int32_t *x0, *xt; /* (cap, n_blocks) classes of x_0 and x_t */
   double *scratch;  /* (4 widest block) */
 } tabddpm_train;
-int sm_tabddpm_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m,
-                     int64_t global_rows, int64_t epoch, double *loss);
+int sm_tabddpm_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
+                     int64_t epoch, double *loss);
 
 int sm_tabddpm_save(sm_ctx *ctx, const void *state, int64_t group);
 int sm_tabddpm_load(sm_ctx *ctx, int64_t group, void **state);

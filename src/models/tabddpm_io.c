@@ -97,8 +97,8 @@ static int load_into(sm_ctx *ctx, hid_t g, tabddpm_state *st) {
   int rc = sm_agree(ctx, read_settings(ctx, g, &st->set));
   hid_t enc = rc == SM_OK ? sm_h5_try_open(g, "encoding", H5I_GROUP) : -1;
   if (rc == SM_OK)
-    rc = sm_agree(ctx, enc < 0 ? sm_fail(ctx, SM_EINPUT, "tabddpm model: no encoding group")
-                               : SM_OK);
+    rc = sm_agree(ctx,
+                  enc < 0 ? sm_fail(ctx, SM_EINPUT, "tabddpm model: no encoding group") : SM_OK);
   if (rc == SM_OK)
     rc = sm_flat_load(ctx, &st->flat, (int64_t)enc);
   if (enc >= 0)
@@ -117,8 +117,7 @@ static int load_into(sm_ctx *ctx, hid_t g, tabddpm_state *st) {
     st->net.params.value[i] = (float)values[i];
   free(values);
   if (rc == SM_OK)
-    rc = sm_h5_read_f64_n(ctx, g, "loss_history", st->set.epochs * TABDDPM_N_LOSSES,
-                          &st->history);
+    rc = sm_h5_read_f64_n(ctx, g, "loss_history", st->set.epochs * TABDDPM_N_LOSSES, &st->history);
   return sm_agree(ctx, rc);
 }
 

@@ -91,8 +91,8 @@ int sm_tabddpm_work_alloc(sm_ctx *ctx, tabddpm_work *w, const tabddpm_net *net, 
     return SM_ERR;
   }
   float *p = w->block;
-  float **views[] = {&w->x, &w->out, &w->dout, &w->emb, &w->tpre, &w->tact,
-                     &w->th, &w->h,  &w->dh,   &w->dt};
+  float **views[] = {&w->x,    &w->out, &w->dout, &w->emb, &w->tpre,
+                     &w->tact, &w->th,  &w->h,    &w->dh,  &w->dt};
   size_t sizes[] = {width, width, width, d, d, d, d, d, d, d};
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     *views[i] = p;
@@ -152,8 +152,7 @@ static double log_mix(double lx0, double ab_s, int K) {
   return log_add_exp(log(ab_s) + lx0, log1p(-ab_s) - log((double)K));
 }
 
-void sm_tabddpm_posterior(double *out, int K, int xt, const double *lx0, double ab_t,
-                          double ab_s) {
+void sm_tabddpm_posterior(double *out, int K, int xt, const double *lx0, double ab_t, double ab_s) {
   double a = ab_t / ab_s;
   for (int k = 0; k < K; k++) {
     double from_t = log((k == xt ? a : 0.0) + (1.0 - a) / K);
@@ -261,8 +260,8 @@ static void row_loss(tabddpm_train *tr, int r, double *loss) {
   loss[1] += f->n_blocks > 0 ? multi / f->n_blocks : 0.0;
 }
 
-int sm_tabddpm_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m,
-                     int64_t global_rows, int64_t epoch, double *loss) {
+int sm_tabddpm_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
+                     int64_t epoch, double *loss) {
   tabddpm_train *tr = model;
   tabddpm_state *st = tr->st;
   (void)global_rows;

@@ -260,8 +260,8 @@ static int argmax(const float *v, int n) {
 
 /* A numeric value from its encoding: inverse transform, rounding, clamping. */
 static double decode_value(const sm_flat *f, const sm_flat_column *c, float v) {
-  double x = f->mode == SM_FLAT_QUANTILE ? sm_quantile_inverse(&c->qt, v)
-                                         : (double)v * c->std + c->mean;
+  double x =
+      f->mode == SM_FLAT_QUANTILE ? sm_quantile_inverse(&c->qt, v) : (double)v * c->std + c->mean;
   if (c->type == SM_COL_INTEGER)
     x = nearbyint(x);
   return x < c->lo ? c->lo : x > c->hi ? c->hi : x;

@@ -30,8 +30,8 @@ typedef enum sm_flat_mode { SM_FLAT_STANDARD = 0, SM_FLAT_QUANTILE = 1 } sm_flat
 /* ---- the quantile transform of one column ------------------------------------------- */
 
 typedef struct sm_quantile {
-  int n;       /* quantiles (>= 2 once fitted, 0 when the column had no values) */
-  double *q;   /* (n) nondecreasing values at levels k / (n - 1) */
+  int n;     /* quantiles (>= 2 once fitted, 0 when the column had no values) */
+  double *q; /* (n) nondecreasing values at levels k / (n - 1) */
 } sm_quantile;
 
 /* Local. Quantiles at n_quantiles levels from sorted distinct values with their counts
@@ -65,13 +65,12 @@ typedef struct sm_flat {
   sm_flat_mode mode;
   int n_cols, n_num, n_blocks, width;
   int *block_start, *block_width, *block_column; /* (n_blocks) */
-  sm_flat_column *cols;                           /* (n_cols) */
+  sm_flat_column *cols;                          /* (n_cols) */
 } sm_flat;
 
 /* Collective. Fit on the rank-local rows of train (value summaries gathered over ranks);
  * n_quantiles 0 picks TabDDPM's max(min(N / 30, 1000), 10). */
-int sm_flat_fit(sm_ctx *ctx, sm_flat *f, const sm_table *train, sm_flat_mode mode,
-                int n_quantiles);
+int sm_flat_fit(sm_ctx *ctx, sm_flat *f, const sm_table *train, sm_flat_mode mode, int n_quantiles);
 void sm_flat_free(sm_flat *f);
 
 /* Local. Rows [r, r + n) of t into out (n, width): numeric values transformed, blocks exact

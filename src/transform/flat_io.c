@@ -6,8 +6,18 @@
 #include "transform/flat.h"
 
 /* Per-column fields saved as float64 arrays, in this order. */
-enum { F_TYPE, F_NUMERIC, F_MISSING, F_LO, F_HI, F_MEAN, F_STD, F_CATEGORIES, F_QUANTILES,
-       N_FIELDS };
+enum {
+  F_TYPE,
+  F_NUMERIC,
+  F_MISSING,
+  F_LO,
+  F_HI,
+  F_MEAN,
+  F_STD,
+  F_CATEGORIES,
+  F_QUANTILES,
+  N_FIELDS
+};
 
 int sm_flat_save(sm_ctx *ctx, const sm_flat *f, int64_t group) {
   hid_t g = (hid_t)group;
@@ -48,8 +58,8 @@ int sm_flat_save(sm_ctx *ctx, const sm_flat *f, int64_t group) {
 }
 
 /* Local. Columns from the saved arrays; SM_EINPUT when they do not add up. */
-static int unpack(sm_ctx *ctx, sm_flat *f, const double *fields, int64_t n_fields,
-                  const double *q, int64_t n_q) {
+static int unpack(sm_ctx *ctx, sm_flat *f, const double *fields, int64_t n_fields, const double *q,
+                  int64_t n_q) {
   f->n_cols = (int)(n_fields / N_FIELDS);
   f->cols = sm_calloc(ctx, (size_t)(f->n_cols > 0 ? f->n_cols : 1), sizeof(sm_flat_column));
   if (!f->cols)

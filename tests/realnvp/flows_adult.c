@@ -26,11 +26,15 @@ typedef struct flow_model {
 } flow_model;
 
 static const flow_model models[] = {
-    {"realnvp", &sm_model_realnvp, 1,
+    {"realnvp",
+     &sm_model_realnvp,
+     1,
      {"model.couplings=4", "model.hidden_dims=32", "model.epochs=4", "model.batch_size=1000",
       NULL}},
     /* 4 epochs of 17 steps with batch 2000 */
-    {"tabddpm", &sm_model_tabddpm, 2,
+    {"tabddpm",
+     &sm_model_tabddpm,
+     2,
      {"model.hidden_dims=64,64", "model.dim_t=32", "model.batch_size=2000", "model.steps=68",
       "model.timesteps=20", "model.sample_steps=10", NULL}},
 };
@@ -201,8 +205,7 @@ static void check_values(sm_ctx *ctx, const sm_table *s, const sm_table *real) {
   CHECK(bad == 0);
 }
 
-static void check_sampling(sm_ctx *ctx, const void *state, const sm_table *train,
-                           const char *dir) {
+static void check_sampling(sm_ctx *ctx, const void *state, const sm_table *train, const char *dir) {
   static const int64_t whole[] = {SAMPLE_ROWS}, odd[] = {1, 7, 1024, 333};
   const sm_schema *schema = &train->schema;
   int64_t row0 = 5000 + 17 * ctx->rank;

@@ -44,8 +44,7 @@ static void check_schedules(sm_ctx *ctx) {
 }
 
 /* Bayes' rule: q(x_s = k | x_t, x_0) = q(x_t | x_s = k) q(x_s = k | x_0) / q(x_t | x_0). */
-static void slow_posterior(double *out, int K, int xt, const double *x0, double ab_t,
-                           double ab_s) {
+static void slow_posterior(double *out, int K, int xt, const double *x0, double ab_t, double ab_s) {
   double a = ab_t / ab_s, marginal = ab_t * x0[xt] + (1 - ab_t) / K;
   for (int k = 0; k < K; k++)
     out[k] = ((k == xt ? a : 0) + (1 - a) / K) * (ab_s * x0[k] + (1 - ab_s) / K) / marginal;
