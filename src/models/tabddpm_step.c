@@ -161,31 +161,71 @@ void sm_tabddpm_posterior(double *out, int K, int xt, const double *lx0, double 
   log_normalise(out, out, K);
 }
 
+/* The true posterior q (K) for a one-hot x_0: its log weights take at most four values
+ * (x_0 or not, x_t or not), so four exponentials give its normaliser. Returns log q in lq. */
+static void true_posterior(double *lq, int K, int x0, int xt, double l_same, double l_other,
+                           double ab_s) {
+  double c = (1.0 - ab_s) / K;
+  double l_hit = ab_s >= 1.0 ? 0.0 : log(ab_s + c), l_miss = ab_s >= 1.0 ? -INFINITY : log(c);
+  double hi = -INFINITY, sum = 0.0;
+  for (int k = 0; k < K; k++) {
+    lq[k] = (k == xt ? l_same : l_other) + (k == x0 ? l_hit : l_miss);
+    hi = lq[k] > hi ? lq[k] : hi;
+  }
+  double v[4] = {l_same + l_hit, l_other + l_hit, l_same + l_miss, l_other + l_miss}, e[4];
+  for (int i = 0; i < 4; i++)
+    e[i] = exp(v[i] - hi);
+  for (int k = 0; k < K; k++)
+    sum += e[(k == x0 ? 0 : 2) + (k == xt ? 0 : 1)];
+  for (int k = 0; k < K; k++)
+    lq[k] -= hi + log(sum);
+}
+
+/* Arithmetic per class: the softmax, log(ab_s x0_hat + (1 - ab_s) / K) and the model's
+ * normaliser take one exponential or logarithm each; x_t's factor and the true posterior
+ * take a few per block. Everything in float64. */
 double sm_tabddpm_multinomial_loss(float *dlogits, double *scratch, const float *logits, int K,
                                    int x0, int xt, double ab_t, double ab_s, float scale) {
-  double *lx0_hat = scratch, *lq = scratch + K, *lp = scratch + 2 * K, *lone = scratch + 3 * K;
-  for (int k = 0; k < K; k++) {
-    lx0_hat[k] = logits[k];
-    lone[k] = k == x0 ? 0.0 : -INFINITY;
-  }
-  log_normalise(lx0_hat, lx0_hat, K);
+  double *x0h = scratch, *r = scratch + K, *lp = scratch + 2 * K, *lq = scratch + 3 * K;
 
-  /* the true posterior and the model's */
-  sm_tabddpm_posterior(lq, K, xt, lone, ab_t, ab_s);
-  sm_tabddpm_posterior(lp, K, xt, lx0_hat, ab_t, ab_s);
+  /* x0_hat = softmax(logits); log(mix) and r_k = d log(mix_k) / d log x0_hat_k into lp, r */
+  double hi = -INFINITY, sum = 0.0, c = ab_s >= 1.0 ? 0.0 : (1.0 - ab_s) / K;
+  for (int k = 0; k < K; k++)
+    hi = logits[k] > hi ? logits[k] : hi;
+  for (int k = 0; k < K; k++)
+    sum += x0h[k] = exp(logits[k] - hi);
+  double lsum = log(sum);
+  for (int k = 0; k < K; k++) {
+    x0h[k] /= sum;
+    double mix = ab_s * x0h[k] + c;
+    lp[k] = ab_s >= 1.0 ? logits[k] - hi - lsum : log(mix);
+    r[k] = ab_s >= 1.0 ? 1.0 : ab_s * x0h[k] / mix;
+  }
+
+  /* x_t's factor a [k = x_t] + (1 - a) / K, then the model's posterior p */
+  double a = ab_t / ab_s, l_same = log(a + (1.0 - a) / K);
+  double l_other = a < 1.0 ? log((1.0 - a) / K) : -INFINITY, top = -INFINITY, z = 0.0;
+  for (int k = 0; k < K; k++) {
+    lp[k] += k == xt ? l_same : l_other;
+    top = lp[k] > top ? lp[k] : top;
+  }
+  for (int k = 0; k < K; k++)
+    z += exp(lp[k] - top);
+  double lz = top + log(z);
+
+  /* KL(q || p) and its gradient by the logits: g_k = (p_k - q_k) r_k, then the softmax */
+  true_posterior(lq, K, x0, xt, l_same, l_other, ab_s);
   double kl = 0.0, dot = 0.0;
   for (int k = 0; k < K; k++) {
+    lp[k] -= lz;
     double q = exp(lq[k]), p = exp(lp[k]);
     if (q > 0)
       kl += q * (lq[k] - lp[k]);
-
-    /* r_k = d log(mix_k) / d log x0_k, in [0, 1] */
-    double r = ab_s >= 1.0 ? 1.0 : exp(log(ab_s) + lx0_hat[k] - log_mix(lx0_hat[k], ab_s, K));
-    lq[k] = (p - q) * r; /* reused: g_k */
-    dot += lq[k];
+    r[k] *= p - q;
+    dot += r[k];
   }
   for (int k = 0; k < K; k++)
-    dlogits[k] = scale * (float)(lq[k] - exp(lx0_hat[k]) * dot);
+    dlogits[k] = scale * (float)(r[k] - x0h[k] * dot);
   return kl;
 }
 
