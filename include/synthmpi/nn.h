@@ -210,4 +210,40 @@ void sm_adam_step(sm_adam *opt, sm_nn_params *p);
 void sm_adam_step_shard(sm_adam *opt, float *value, const float *grad, float scale, size_t lo,
                         size_t hi);
 
+/* ---- SiLU, timestep embedding and plain MLPs (used by the flow and diffusion models) -- */
+
+/* SiLU (swish): y = x * sigmoid(x). */
+void sm_silu_forward(float *y, const float *x, size_t n);
+void sm_silu_backward(float *dx, const float *dy, const float *x, size_t n);
+
+/* Sinusoidal timestep embedding of Ho et al. / Nichol and Dhariwal: row r gets
+ * [cos(t_r f_0), .., cos(t_r f_{h-1}), sin(t_r f_0), .., sin(t_r f_{h-1})] with
+ * f_i = max_period^(-i / h), h = dim / 2 (an odd dim ends with a zero). No parameters. */
+void sm_timestep_embedding(float *y, const int32_t *t, int rows, int dim, double max_period);
+
+#define SM_MLP_MAX_LAYERS 9
+
+/* Linear layers with ReLU between them (none after the last). */
+typedef struct sm_mlp {
+  int n_layers;                       /* hidden layers + 1 */
+  sm_linear layer[SM_MLP_MAX_LAYERS]; /* layer i: (width i, width i+1) */
+  int widest;                         /* the widest hidden layer */
+} sm_mlp;
+
+/* Reserve an MLP in -> hidden[0] -> .. -> hidden[n_hidden - 1] -> out;
+ * n_hidden < SM_MLP_MAX_LAYERS. */
+void sm_mlp_reserve(sm_mlp *m, sm_nn_params *p, int in, const int *hidden, int n_hidden, int out);
+/* PyTorch's default initialisation of every layer. */
+void sm_mlp_init(const sm_mlp *m, sm_nn_params *p, uint64_t seed);
+/* Floats of the activation cache of a forward over `rows` rows. */
+size_t sm_mlp_cache_floats(const sm_mlp *m, int rows);
+/* out (rows, out) from in (rows, in); cache (sm_mlp_cache_floats) keeps what the backward
+ * needs. */
+void sm_mlp_forward(float *out, float *cache, const float *in, const sm_mlp *m,
+                    const sm_nn_params *p, int rows);
+/* Gradients of the parameters (accumulated) and of the input (d_in may be NULL) from
+ * d_out; work holds 2 * rows * widest floats. */
+void sm_mlp_backward(float *d_in, sm_nn_params *p, float *work, const float *d_out,
+                     const float *cache, const float *in, const sm_mlp *m, int rows);
+
 #endif

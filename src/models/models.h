@@ -10,5 +10,7 @@ extern const sm_model_ops sm_model_mst;             /* mst.c */
 extern const sm_model_ops sm_model_hap_markov;      /* genome/hap_markov.c */
 extern const sm_model_ops sm_model_ctgan;           /* ctgan.c */
 extern const sm_model_ops sm_model_hap_vae;         /* genome/hap_vae.c */
+extern const sm_model_ops sm_model_realnvp;         /* realnvp.c */
+extern const sm_model_ops sm_model_tabddpm;         /* tabddpm.c */
 
 #endif

@@ -7,8 +7,9 @@
 #include "models/models.h"
 
 static const sm_model_ops *const registry[] = {
-    &sm_model_gaussian_copula, &sm_model_tvae,    &sm_model_mst, &sm_model_hap_markov,
-    &sm_model_ctgan,           &sm_model_hap_vae, NULL};
+    &sm_model_gaussian_copula, &sm_model_tvae,    &sm_model_mst,
+    &sm_model_hap_markov,      &sm_model_ctgan,   &sm_model_hap_vae,
+    &sm_model_realnvp,         &sm_model_tabddpm, NULL};
 
 const sm_model_ops *const *sm_model_list(void) {
   return registry;
