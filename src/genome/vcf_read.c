@@ -151,6 +151,9 @@ static int add_record(sm_ctx *ctx, const vcf_in *in, const sm_source_spec *src, 
                    "(bcftools norm -m-) or set data.multiallelic: skip",
                    in->path, bcf_seqname_safe(in->hdr, rec), (long long)rec->pos + 1,
                    rec->n_allele - 1);
+  if (rec->n_allele < 1)
+    return sm_fail(ctx, SM_EINPUT, "%s: variant %s:%lld has no reference allele", in->path,
+                   bcf_seqname_safe(in->hdr, rec), (long long)rec->pos + 1);
   SM_TRY(block_grow(ctx, b, in->n_samples));
 
   /* the variant's fields, then its genotypes */
