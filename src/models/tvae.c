@@ -298,8 +298,31 @@ static int block_alloc(sm_ctx *ctx, const tvae_state *st, sample_block *b) {
   return SM_OK;
 }
 
+/* The missing flags of the numeric columns in block [first, first + SAMPLE_BLOCK_ROWS):
+ * drawn from the decoder's probability (the softmax of the two logits) with row i's
+ * SM_STREAM_MISSING stream, and set as a one-hot. An argmax would almost never pick a flag
+ * whose rate is below one half, so a release would lose the real rate of missing values. */
+static void draw_missing(const tvae_state *st, sample_block *b, uint64_t seed, int64_t first) {
+  const sm_encoder *enc = &st->encoder;
+  for (int r = 0; r < SAMPLE_BLOCK_ROWS; r++) {
+    sm_rng rng;
+    sm_rng_init(&rng, seed, SM_STREAM_MISSING, (uint64_t)(first + r));
+    float *row = b->out + (size_t)r * st->net.width;
+    for (int j = 0; j < enc->n_cols; j++) {
+      const sm_encoder_column *col = &enc->cols[j];
+      if (!col->numeric || !col->has_missing)
+        continue;
+      float *flag = row + enc->spans[col->first_span + 2].start;
+      double p_missing = 1.0 / (1.0 + exp((double)flag[0] - (double)flag[1]));
+      int missing = sm_rng_uniform(&rng) < p_missing;
+      flag[0] = missing ? 0.0f : 1.0f;
+      flag[1] = missing ? 1.0f : 0.0f;
+    }
+  }
+}
+
 /* The encoded rows of block [first, first + SAMPLE_BLOCK_ROWS): z from each row's stream,
- * the decoder, tanh on the scalar spans. */
+ * the decoder, tanh on the scalar spans, the missing flags drawn. */
 static void decode_block(const tvae_state *st, sample_block *b, uint64_t seed, int64_t first) {
   int emb = st->set.embedding_dim, width = st->net.width;
   for (int r = 0; r < SAMPLE_BLOCK_ROWS; r++) {
@@ -316,6 +339,7 @@ static void decode_block(const tvae_state *st, sample_block *b, uint64_t seed, i
       for (int c = sp->start; c < sp->start + sp->width; c++)
         b->out[(size_t)r * width + c] = tanhf(b->out[(size_t)r * width + c]);
   }
+  draw_missing(st, b, seed, first);
 }
 
 static int tvae_sample(sm_ctx *ctx, const void *state, uint64_t seed, int64_t row0, sm_table *out) {

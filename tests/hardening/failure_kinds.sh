@@ -3,8 +3,7 @@
 #   - a categorical column with ~30,000 distinct values in 100,000 rows: the copula fits it
 #     in bounded memory; the TVAE refuses it, naming the column and the fix;
 #   - fewer rows than the batch size: the TVAE still trains;
-#   - numeric missing values: the copula's release keeps them at the real rate (the TVAE
-#     has no missing-value output for numeric columns: README, Limitations);
+#   - numeric missing values: the copula's and the TVAE's releases keep them at the real rate;
 #   - generated values stay inside the real range, or the declared domain;
 #   - the same seed twice gives identical releases; no rows repeat across ranks or chunks;
 #   - dates stored as integers (20230623) with a declared format come back in that format;
@@ -98,7 +97,7 @@ awk 'BEGIN { srand(3); print "x,k";
   for (i = 0; i < 20000; i++) printf "%s,%s\n", (rand() < 0.3 ? "" : sprintf("%.4f", 5 + rand())),
     (rand() < 0.5 ? "p" : "q") }' >"$work/missing.csv"
 real_rate=$(column_stats "$work/missing.csv" 1 | awk '{ print $2 / $1 }')
-for model in copula; do
+for model in copula tvae; do
   experiment "missing_$model" "$work/missing.csv" "${!model}" "" 20000
   release "missing_$model" 2 || continue
   rate=$(column_stats "$work/missing_$model.csv" 1 | awk '{ print $2 / $1 }')
