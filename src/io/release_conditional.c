@@ -85,7 +85,7 @@ typedef struct cond_state {
  * its matches written at their place in the release. */
 static int one_round(sm_ctx *ctx, const release_writer *w, const sm_experiment *e,
                      const sm_model *model, const resolved *r, sm_table *t, int64_t round,
-                     cond_state *st, int *broken) {
+                     cond_state *st, const release_stop *halt) {
   int64_t lo, hi, rows = e->sampling.rows;
   sm_partition(round, ctx->size, ctx->rank, &lo, &hi);
 
@@ -97,6 +97,7 @@ static int one_round(sm_ctx *ctx, const release_writer *w, const sm_experiment *
     rc = model->ops->sample(ctx, model->state, e->sampling.seed, t->row_offset, t);
   int64_t mine = rc == SM_OK && t->n_rows > 0 ? keep_matches(r, t) : 0;
   SM_TRY(sm_agree(ctx, rc));
+  SM_TRY(sm_agree(ctx, sm_release_room(ctx, halt, &model->schema, round)));
 
   /* where the matches go: after the earlier ranks' matches of this round */
   int64_t before = 0, total = 0;
@@ -111,7 +112,7 @@ static int one_round(sm_ctx *ctx, const release_writer *w, const sm_experiment *
   t->n_rows = n;
   rc = sm_agree(ctx, n > 0 ? sm_release_chunk_to_disk(ctx, t, row0) : SM_OK);
   if (rc == SM_OK)
-    *broken = (rc = sm_agree(ctx, sm_release_write_slab(ctx, w, t, row0, n))) != SM_OK;
+    *halt->broken = (rc = sm_agree(ctx, sm_release_write_slab(ctx, w, t, row0, n))) != SM_OK;
   st->drawn += round;
   st->written = st->written + total < rows ? st->written + total : rows;
   return rc;
@@ -173,7 +174,7 @@ int sm_release_write_conditioned(sm_ctx *ctx, const release_writer *w, const sm_
       rc = sm_agree(ctx, stopped(ctx, &st));
       break;
     }
-    rc = one_round(ctx, w, e, model, &r, &t, n, &st, halt->broken);
+    rc = one_round(ctx, w, e, model, &r, &t, n, &st, halt);
     log_round(ctx, &st, rows);
   }
   if (rc == SM_OK && st.written < rows)

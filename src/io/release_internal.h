@@ -21,7 +21,15 @@ typedef struct release_stop {
                                       * chunk on every rank; may be NULL */
   int *broken;                       /* set when a collective write failed (the file cannot be
                                       * closed any more) */
+  const char *path, *partial;        /* the release and the file being written */
 } release_stop;
+
+/* Rank 0 (other ranks: SM_OK). Room for a collective write of at most `rows` rows: the
+ * free space of the partial file's file system and the file size limit, against their
+ * uncompressed size and 1 MB of slack. A write that fails inside HDF5 cannot be undone (with
+ * compression it can even block the ranks), so the writers stop before one that might not
+ * fit. */
+int sm_release_room(sm_ctx *ctx, const release_stop *halt, const sm_schema *s, int64_t rows);
 
 /* Local. In place: the sampled float64 values of t's n_rows rows become their stored types
  * (row0 is the global index of t's first row, for messages). */

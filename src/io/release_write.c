@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include "io/h5util.h"
@@ -351,10 +352,13 @@ static int write_rows(sm_ctx *ctx, const release_writer *w, const sm_experiment 
     int64_t row0 = lo + it * chunk, n = hi - row0 < chunk ? hi - row0 : chunk;
     n = n > 0 ? n : 0;
     double t0 = MPI_Wtime();
+    int64_t left = rows - it * chunk * ctx->size, next = chunk * ctx->size;
     if (halt->stop && *halt->stop)
       rc = sm_agree(ctx, stopped(ctx, row0));
     else
       rc = sm_agree(ctx, n > 0 ? make_chunk(ctx, model, e, row0, n, &t, view) : SM_OK);
+    if (rc == SM_OK)
+      rc = sm_agree(ctx, sm_release_room(ctx, halt, &model->schema, left < next ? left : next));
     double t1 = MPI_Wtime();
     if (rc == SM_OK)
       *halt->broken = (rc = sm_agree(ctx, write_chunk(ctx, w, &t, row0, n))) != SM_OK;
@@ -442,7 +446,7 @@ static int stage_and_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *
   if (rc != SM_OK)
     return sm_stage_finish(ctx, st, rc);
   int broken = 0;
-  release_stop halt = {stop, &broken};
+  release_stop halt = {stop, &broken, st->path, st->partial};
   int written = write_partial(ctx, e, model, st->partial, p, &halt);
   if (written != SM_OK && !(stop && *stop))
     explain_failed_write(ctx, st);
@@ -486,6 +490,34 @@ int sm_release_write_until(sm_ctx *ctx, const sm_experiment *e, const sm_model *
 
 int sm_release_write(sm_ctx *ctx, const sm_experiment *e, const sm_model *model, const char *path) {
   return sm_release_write_until(ctx, e, model, path, NULL);
+}
+
+int sm_release_room(sm_ctx *ctx, const release_stop *halt, const sm_schema *s, int64_t rows) {
+  if (ctx->rank != 0 || !halt->partial)
+    return SM_OK;
+  double need = data_bytes(s, rows) + 1e6;
+
+  /* the file system's free space */
+  struct statvfs fs;
+  double avail =
+      statvfs(halt->partial, &fs) == 0 ? (double)fs.f_bavail * (double)fs.f_frsize : INFINITY;
+  if (avail < need)
+    return sm_fail(ctx, SM_ERR,
+                   "%s: the file system has %.1f MB free, less than the next write may need "
+                   "(%.1f MB uncompressed): stopped before it, and the unfinished file was "
+                   "removed; free space or choose another runtime.output_dir",
+                   halt->path, avail / 1e6, need / 1e6);
+
+  /* the file size limit (ulimit -f), against the file's size so far */
+  struct rlimit lim;
+  struct stat sb;
+  if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+      stat(halt->partial, &sb) == 0 && (double)sb.st_size + need > (double)lim.rlim_cur)
+    return sm_fail(ctx, SM_ERR,
+                   "%s: the next write may pass the file size limit (ulimit -f, %.1f MB; the "
+                   "file has %.1f MB): stopped before it, and the unfinished file was removed",
+                   halt->path, (double)lim.rlim_cur / 1e6, (double)sb.st_size / 1e6);
+  return SM_OK;
 }
 
 int sm_release_chunk_to_disk(sm_ctx *ctx, sm_table *t, int64_t row0) {
