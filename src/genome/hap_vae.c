@@ -178,9 +178,7 @@ static int train_net(sm_ctx *ctx, sm_hap_vae *v, const sm_hapmat *rows, int64_t 
          (long long)v->set.epochs, (long long)sm_batches_per_epoch(n_global, v->set.batch_size),
          ctx->size, ctx->size == 1 ? "" : "s");
   if (rc == SM_OK)
-    rc = sm_trainer_run(ctx, &t, opt);
-  if (rc == SM_OK)
-    v->history = t.history, t.history = NULL;
+    rc = sm_trainer_run_into(ctx, &t, opt, &v->history);
   sm_trainer_free(&t);
   sm_adam_free(&adam);
   sm_hap_vae_train_free(tr);

@@ -350,11 +350,7 @@ static int train(sm_ctx *ctx, ctgan_state *st, const sm_table *rows, int64_t n_g
   t.model = tr;
   if (rc == SM_OK) {
     log_start(ctx, st, n_global);
-    rc = sm_trainer_run(ctx, &t, opt);
-  }
-  if (rc == SM_OK) {
-    st->history = t.history;
-    t.history = NULL;
+    rc = sm_trainer_run_into(ctx, &t, opt, &st->history);
   }
   sm_trainer_free(&t);
   sm_adam_free(&adam);
@@ -371,11 +367,7 @@ static int ctgan_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_option
   int rc = prepare(ctx, spec, opt, rows, st, &n_global);
 
   /* the options, with checkpoint_every from the parameters when the caller left it 0 */
-  sm_fit_options o = {0};
-  if (opt)
-    o = *opt;
-  if (o.checkpoint_every == 0)
-    o.checkpoint_every = (int)sm_params_num(&spec->params, "checkpoint_every");
+  sm_fit_options o = sm_trainer_fit_options(opt, &spec->params);
   if (rc == SM_OK)
     rc = train(ctx, st, rows, n_global, &o);
   if (rc != SM_OK) {

@@ -190,13 +190,10 @@ static int train(sm_ctx *ctx, realnvp_state *st, realnvp_train *tr, const sm_fit
            "%zu parameters, batch %lld, %lld epochs on %d ranks",
            (long long)n_global, 100 * st->set.validation, st->flat.width, st->set.couplings,
            st->net.n_model, (long long)st->set.batch_size, (long long)st->set.epochs, ctx->size);
-    rc = sm_trainer_run(ctx, &t, opt);
+    rc = sm_trainer_run_into(ctx, &t, opt, &st->history);
   }
-  if (rc == SM_OK) {
-    st->history = t.history;
-    t.history = NULL;
+  if (rc == SM_OK)
     rc = sm_agree(ctx, heldout_nll(ctx, st, &tr->work, val, val_rows, n_val));
-  }
   sm_trainer_free(&t);
   sm_adam_free(&adam);
   return rc;
@@ -224,11 +221,7 @@ static int realnvp_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_opti
         ctx, split_encode(ctx, st, train_rows_in, &tr.data, &tr.n_local, &val, &val_rows, &n_val));
 
   /* train with checkpoint_every from the parameters when the caller left it 0 */
-  sm_fit_options o = {0};
-  if (opt)
-    o = *opt;
-  if (o.checkpoint_every == 0)
-    o.checkpoint_every = (int)sm_params_num(&spec->params, "checkpoint_every");
+  sm_fit_options o = sm_trainer_fit_options(opt, &spec->params);
   if (rc == SM_OK)
     rc = train(ctx, st, &tr, &o, val, val_rows, n_val);
   free(tr.data);

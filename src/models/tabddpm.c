@@ -166,11 +166,7 @@ static int train(sm_ctx *ctx, tabddpm_state *st, const sm_table *rows, int64_t n
            st->net.n_model, (long long)st->set.batch_size,
            (long long)(st->set.epochs * sm_batches_per_epoch(n_global, st->set.batch_size)),
            (long long)st->set.epochs, ctx->size);
-    rc = sm_trainer_run(ctx, &t, opt);
-  }
-  if (rc == SM_OK) {
-    st->history = t.history;
-    t.history = NULL;
+    rc = sm_trainer_run_into(ctx, &t, opt, &st->history);
   }
   sm_trainer_free(&t);
   sm_adam_free(&adam);
@@ -204,11 +200,7 @@ static int tabddpm_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_opti
   SM_TRY(sm_agree(ctx, st ? SM_OK : SM_ERR));
   int64_t n_global = 0;
   int rc = prepare(ctx, spec, rows, st, &n_global);
-  sm_fit_options o = {0};
-  if (opt)
-    o = *opt;
-  if (o.checkpoint_every == 0)
-    o.checkpoint_every = (int)sm_params_num(&spec->params, "checkpoint_every");
+  sm_fit_options o = sm_trainer_fit_options(opt, &spec->params);
   if (rc == SM_OK)
     rc = train(ctx, st, rows, n_global, &o);
   if (rc != SM_OK) {

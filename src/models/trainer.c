@@ -45,6 +45,24 @@ void sm_trainer_free(sm_trainer *t) {
   t->shard_counts = t->shard_displs = NULL;
 }
 
+sm_fit_options sm_trainer_fit_options(const sm_fit_options *opt, const sm_params *params) {
+  sm_fit_options o = {0};
+  if (opt)
+    o = *opt;
+  if (o.checkpoint_every == 0)
+    o.checkpoint_every = (int)sm_params_num(params, "checkpoint_every");
+  return o;
+}
+
+int sm_trainer_run_into(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt, double **history) {
+  int rc = sm_trainer_run(ctx, t, opt);
+  if (rc == SM_OK) {
+    *history = t->history;
+    t->history = NULL;
+  }
+  return rc;
+}
+
 /* ---- the optimiser's shards ----------------------------------------------------------- */
 
 /* Floats of the buffer before rank r's shard: equal parts, on 16-float (64-byte) bounds. */

@@ -123,6 +123,13 @@ int sm_trainer_run(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt);
 
 void sm_trainer_free(sm_trainer *t);
 
+/* The caller's fit options (or none), with checkpoint_every taken from the model's
+ * "checkpoint_every" parameter when the caller left it 0. */
+sm_fit_options sm_trainer_fit_options(const sm_fit_options *opt, const sm_params *params);
+/* Collective. sm_trainer_run; on success the loss history moves to *history (the caller
+ * frees it), so sm_trainer_free leaves it alone. */
+int sm_trainer_run_into(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt, double **history);
+
 /* ---- DP-SGD (trainer_dp.c) ---------------------------------------------------------- */
 
 /* Local (same result on every rank). Fill t->dp from the privacy section (nothing when p is

@@ -229,11 +229,7 @@ static int train(sm_ctx *ctx, tvae_state *st, const sm_table *train_rows, int64_
   /* train; keep the loss history with the model */
   if (rc == SM_OK) {
     log_start(ctx, st, n_global);
-    rc = sm_trainer_run(ctx, &t, opt);
-  }
-  if (rc == SM_OK) {
-    st->history = t.history;
-    t.history = NULL;
+    rc = sm_trainer_run_into(ctx, &t, opt, &st->history);
   }
   sm_trainer_free(&t);
   sm_adam_free(&adam);
@@ -250,11 +246,7 @@ static int tvae_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options
   int rc = prepare(ctx, spec, opt, train_rows, st, &n_global);
 
   /* the options, with checkpoint_every from the parameters when the caller left it 0 */
-  sm_fit_options o = {0};
-  if (opt)
-    o = *opt;
-  if (o.checkpoint_every == 0)
-    o.checkpoint_every = (int)sm_params_num(&spec->params, "checkpoint_every");
+  sm_fit_options o = sm_trainer_fit_options(opt, &spec->params);
   if (rc == SM_OK)
     rc = train(ctx, st, train_rows, n_global, &o);
   if (rc != SM_OK) {
