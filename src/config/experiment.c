@@ -186,15 +186,16 @@ static int read_sampling(const cfg_source *src, const cfg_node *root, sm_experim
   s->compression = (int)level;
   SM_TRY(cfg_get_bool(src, map, "sampling", "overwrite", 0, &s->overwrite));
 
-  /* length: bases per sequence, for sequence data only; sequences take no conditions */
+  /* length: bases per sequence, for sequence data only; only tables take conditions */
   SM_TRY(cfg_get_int(src, map, "sampling", "length", 0, INT32_MAX, 0, &s->length));
   if (s->length > 0 && strcmp(e->data.format, "fasta") != 0)
     return cfg_error(src, cfg_get(map, "length"),
                      "sampling.length: only sequence data (data.format: fasta) take a length");
-  if (!strcmp(e->data.format, "fasta") && cfg_get(map, "conditions"))
+  if (strcmp(e->data.format, "csv") != 0 && cfg_get(map, "conditions"))
     return cfg_error(src, cfg_get(map, "conditions"),
-                     "sampling.conditions: sequence data (data.format: fasta) have no columns "
-                     "to condition on");
+                     "sampling.conditions: genomic and sequence data (data.format: %s) have no "
+                     "columns to condition on",
+                     e->data.format);
   return cfg_read_conditions(src, map, s);
 }
 

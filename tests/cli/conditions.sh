@@ -55,6 +55,12 @@ expect_error 2 "sampling.conditions: column 'age' is declared integer" check "$w
 expect_error 3 "sampling.conditions: 'colour' is not a declared column" check "$work/bad.yaml" \
   --set sampling.conditions.colour=red --set sampling.conditions.sex=Male
 
+# haplotype and sequence data have no columns to condition on
+for cfg in hap-805-markov dna-lambda-markov; do
+  expect_error 1 "genomic and sequence data \(data.format: [a-z]+\) have no columns" \
+    check "$SYNTHMPI_SOURCE_DIR/configs/$cfg.yaml" --set sampling.conditions.x=1
+done
+
 # refused when sampling: a category the data never had, and a quota out of reach
 expect_error 3 "column 'race' never has the value 'Martian'" sample "$exp" "${sets[@]}" \
   --set sampling.conditions.race=Martian --set "sampling.output=none1.h5"
