@@ -96,8 +96,9 @@ static int one_round(sm_ctx *ctx, const release_writer *w, const sm_experiment *
   if (t->n_rows > 0)
     rc = model->ops->sample(ctx, model->state, e->sampling.seed, t->row_offset, t);
   int64_t mine = rc == SM_OK && t->n_rows > 0 ? keep_matches(r, t) : 0;
+  if (rc == SM_OK)
+    rc = sm_release_room(ctx, halt, &model->schema, round);
   SM_TRY(sm_agree(ctx, rc));
-  SM_TRY(sm_agree(ctx, sm_release_room(ctx, halt, &model->schema, round)));
 
   /* where the matches go: after the earlier ranks' matches of this round */
   int64_t before = 0, total = 0;

@@ -353,12 +353,15 @@ static int write_rows(sm_ctx *ctx, const release_writer *w, const sm_experiment 
     n = n > 0 ? n : 0;
     double t0 = MPI_Wtime();
     int64_t left = rows - it * chunk * ctx->size, next = chunk * ctx->size;
-    if (halt->stop && *halt->stop)
+    if (halt->stop && *halt->stop) {
       rc = sm_agree(ctx, stopped(ctx, row0));
-    else
-      rc = sm_agree(ctx, n > 0 ? make_chunk(ctx, model, e, row0, n, &t, view) : SM_OK);
-    if (rc == SM_OK)
-      rc = sm_agree(ctx, sm_release_room(ctx, halt, &model->schema, left < next ? left : next));
+    } else {
+      /* the chunk, and room for the write (agreed in the same step) */
+      rc = n > 0 ? make_chunk(ctx, model, e, row0, n, &t, view) : SM_OK;
+      if (rc == SM_OK)
+        rc = sm_release_room(ctx, halt, &model->schema, left < next ? left : next);
+      rc = sm_agree(ctx, rc);
+    }
     double t1 = MPI_Wtime();
     if (rc == SM_OK)
       *halt->broken = (rc = sm_agree(ctx, write_chunk(ctx, w, &t, row0, n))) != SM_OK;
