@@ -171,6 +171,26 @@ int sm_h5_read_i64_n(sm_ctx *ctx, hid_t loc, const char *name, int64_t want, int
   return check_length(ctx, name, n, want);
 }
 
+int sm_h5_write_floats(sm_ctx *ctx, hid_t loc, const char *name, const float *v, size_t n) {
+  double *d = sm_malloc(ctx, (n > 0 ? n : 1) * sizeof(double));
+  for (size_t i = 0; d && i < n; i++)
+    d[i] = v[i];
+  int rc = sm_agree(ctx, d ? SM_OK : SM_ERR);
+  if (rc == SM_OK)
+    rc = sm_h5_write_f64(ctx, loc, name, d, (int64_t)n);
+  free(d);
+  return rc;
+}
+
+int sm_h5_read_floats(sm_ctx *ctx, hid_t loc, const char *name, float *v, size_t n) {
+  double *d = NULL;
+  int rc = sm_h5_read_f64_n(ctx, loc, name, (int64_t)n, &d);
+  for (size_t i = 0; rc == SM_OK && i < n; i++)
+    v[i] = (float)d[i];
+  free(d);
+  return rc;
+}
+
 static int write_attr(sm_ctx *ctx, hid_t obj, const char *name, hid_t type, const void *v) {
   hid_t space = H5Screate(H5S_SCALAR);
   SM_H5_CHECK(ctx, space);

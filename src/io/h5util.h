@@ -43,6 +43,10 @@ int sm_h5_read_i64(sm_ctx *ctx, hid_t loc, const char *name, int64_t **v, int64_
  * also on a length mismatch, which fails with SM_EINPUT). */
 int sm_h5_read_f64_n(sm_ctx *ctx, hid_t loc, const char *name, int64_t want, double **v);
 int sm_h5_read_i64_n(sm_ctx *ctx, hid_t loc, const char *name, int64_t want, int64_t **v);
+/* Collective. n floats stored as a float64 dataset (exact: every float is a double). */
+int sm_h5_write_floats(sm_ctx *ctx, hid_t loc, const char *name, const float *v, size_t n);
+/* A float64 dataset of exactly n values into n floats (SM_EINPUT on a length mismatch). */
+int sm_h5_read_floats(sm_ctx *ctx, hid_t loc, const char *name, float *v, size_t n);
 
 /* Collective. Scalar attributes on an object (same value on every rank). */
 int sm_h5_attr_str(sm_ctx *ctx, hid_t obj, const char *name, const char *value);

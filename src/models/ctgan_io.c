@@ -45,24 +45,12 @@ static int write_settings(sm_ctx *ctx, hid_t g, const ctgan_settings *s) {
   return sm_h5_attr_i64(ctx, g, "max_modes", s->max_modes);
 }
 
-/* Collective. n floats from v as a float64 dataset. */
-static int write_floats(sm_ctx *ctx, hid_t g, const char *name, const float *v, size_t n) {
-  double *d = sm_malloc(ctx, (n > 0 ? n : 1) * sizeof(double));
-  for (size_t i = 0; d && i < n; i++)
-    d[i] = v[i];
-  int rc = sm_agree(ctx, d ? SM_OK : SM_ERR);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, g, name, d, (int64_t)n);
-  free(d);
-  return rc;
-}
-
 /* Collective. Settings, parameters, counts, history and the encoder. */
 static int write_group(sm_ctx *ctx, hid_t g, const ctgan_state *st) {
   const ctgan_net *net = &st->net;
   SM_TRY(write_settings(ctx, g, &st->set));
-  SM_TRY(write_floats(ctx, g, "generator", net->params.value + net->g_first, net->n_gen));
-  SM_TRY(write_floats(ctx, g, "discriminator", net->params.value, net->n_dis));
+  SM_TRY(sm_h5_write_floats(ctx, g, "generator", net->params.value + net->g_first, net->n_gen));
+  SM_TRY(sm_h5_write_floats(ctx, g, "discriminator", net->params.value, net->n_dis));
   int cond = sm_ctgan_cond_width(&st->cond);
   if (cond > 0)
     SM_TRY(sm_h5_write_f64(ctx, g, "category_counts", st->cond.count, cond));
@@ -125,16 +113,6 @@ static int read_settings(sm_ctx *ctx, hid_t g, ctgan_settings *s) {
   return SM_OK;
 }
 
-/* Local. n floats of a float64 dataset of exactly n values into v. */
-static int read_floats(sm_ctx *ctx, hid_t g, const char *name, float *v, size_t n) {
-  double *d = NULL;
-  int rc = sm_h5_read_f64_n(ctx, g, name, (int64_t)n, &d);
-  for (size_t i = 0; rc == SM_OK && i < n; i++)
-    v[i] = (float)d[i];
-  free(d);
-  return rc;
-}
-
 /* Collective (the encoder's load). Settings, encoder, conditional columns, values. */
 static int load_into(sm_ctx *ctx, hid_t g, ctgan_state *st) {
   int rc = sm_agree(ctx, read_settings(ctx, g, &st->set));
@@ -164,9 +142,9 @@ static int load_into(sm_ctx *ctx, hid_t g, ctgan_state *st) {
     rc = sm_nn_params_alloc(ctx, &st->net.params);
   const ctgan_net *net = &st->net;
   if (rc == SM_OK)
-    rc = read_floats(ctx, g, "generator", net->params.value + net->g_first, net->n_gen);
+    rc = sm_h5_read_floats(ctx, g, "generator", net->params.value + net->g_first, net->n_gen);
   if (rc == SM_OK)
-    rc = read_floats(ctx, g, "discriminator", net->params.value, net->n_dis);
+    rc = sm_h5_read_floats(ctx, g, "discriminator", net->params.value, net->n_dis);
   if (rc == SM_OK)
     rc = sm_h5_read_f64_n(ctx, g, "loss_history", st->set.epochs * CTGAN_N_LOSSES, &st->history);
   return sm_agree(ctx, rc);

@@ -99,13 +99,9 @@ static int load_into(sm_ctx *ctx, hid_t g, realnvp_state *st) {
   SM_TRY(rc);
 
   sm_realnvp_layout(&st->net, &st->set, st->flat.width);
-  double *values = NULL;
   rc = sm_nn_params_alloc(ctx, &st->net.params);
   if (rc == SM_OK)
-    rc = sm_h5_read_f64_n(ctx, g, "parameters", (int64_t)st->net.n_model, &values);
-  for (size_t i = 0; rc == SM_OK && i < st->net.n_model; i++)
-    st->net.params.value[i] = (float)values[i];
-  free(values);
+    rc = sm_h5_read_floats(ctx, g, "parameters", st->net.params.value, st->net.n_model);
   if (rc == SM_OK)
     rc = sm_h5_read_f64_n(ctx, g, "loss_history", st->set.epochs, &st->history);
   return sm_agree(ctx, rc);

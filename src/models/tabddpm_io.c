@@ -108,14 +108,10 @@ static int load_into(sm_ctx *ctx, hid_t g, tabddpm_state *st) {
   /* the schedule and the denoiser, then the saved values */
   rc = sm_tabddpm_schedule(ctx, &st->sched, st->set.timesteps, st->set.schedule);
   sm_tabddpm_layout(&st->net, &st->set, st->flat.width);
-  double *values = NULL;
   if (rc == SM_OK)
     rc = sm_nn_params_alloc(ctx, &st->net.params);
   if (rc == SM_OK)
-    rc = sm_h5_read_f64_n(ctx, g, "parameters", (int64_t)st->net.n_model, &values);
-  for (size_t i = 0; rc == SM_OK && i < st->net.n_model; i++)
-    st->net.params.value[i] = (float)values[i];
-  free(values);
+    rc = sm_h5_read_floats(ctx, g, "parameters", st->net.params.value, st->net.n_model);
   if (rc == SM_OK)
     rc = sm_h5_read_f64_n(ctx, g, "loss_history", st->set.epochs * TABDDPM_N_LOSSES, &st->history);
   return sm_agree(ctx, rc);

@@ -17,24 +17,6 @@
 
 #define CHECKPOINT_FORMAT "synthmpi-checkpoint"
 
-/* A float buffer widened to doubles (malloc'd), or NULL when out of memory. */
-static double *widen(sm_ctx *ctx, const float *v, size_t n) {
-  double *d = sm_malloc(ctx, (n > 0 ? n : 1) * sizeof(double));
-  for (size_t i = 0; d && i < n; i++)
-    d[i] = v[i];
-  return d;
-}
-
-/* Collective. One float buffer as a float64 dataset. */
-static int write_floats(sm_ctx *ctx, hid_t file, const char *name, const float *v, size_t n) {
-  double *d = widen(ctx, v, n);
-  int rc = sm_agree(ctx, d ? SM_OK : SM_ERR);
-  if (rc == SM_OK)
-    rc = sm_h5_write_f64(ctx, file, name, d, (int64_t)n);
-  free(d);
-  return rc;
-}
-
 /* Collective. Every attribute and dataset of the checkpoint. */
 static int write_state(sm_ctx *ctx, hid_t file, const sm_trainer *t, uint64_t hash) {
   SM_TRY(sm_h5_attr_str(ctx, file, "format", CHECKPOINT_FORMAT));
@@ -52,9 +34,9 @@ static int write_state(sm_ctx *ctx, hid_t file, const sm_trainer *t, uint64_t ha
     SM_TRY(sm_io_write_ledger(ctx, file, t->ledger));
 
   /* the parameters and the optimiser's moments */
-  SM_TRY(write_floats(ctx, file, "parameters", t->params->value, t->params->n));
-  SM_TRY(write_floats(ctx, file, "adam_m", t->adam->m, t->adam->n));
-  SM_TRY(write_floats(ctx, file, "adam_v", t->adam->v, t->adam->n));
+  SM_TRY(sm_h5_write_floats(ctx, file, "parameters", t->params->value, t->params->n));
+  SM_TRY(sm_h5_write_floats(ctx, file, "adam_m", t->adam->m, t->adam->n));
+  SM_TRY(sm_h5_write_floats(ctx, file, "adam_v", t->adam->v, t->adam->n));
   /* empty datasets are left out (HDF5 cannot write zero bytes collectively) */
   if (t->n_losses > 0)
     SM_TRY(sm_h5_write_f64(ctx, file, "epoch_sum", t->epoch_sum, t->n_losses));
@@ -121,20 +103,6 @@ static int check_identity(sm_ctx *ctx, hid_t file, const sm_trainer *t, const ch
   return rc;
 }
 
-/* Read a float64 dataset of exactly n values into floats. */
-static int read_floats(sm_ctx *ctx, hid_t file, const char *name, float *out, size_t n) {
-  double *d = NULL;
-  int64_t got = 0;
-  int rc = sm_h5_read_f64(ctx, file, name, &d, &got);
-  if (rc == SM_OK && got != (int64_t)n)
-    rc = sm_fail(ctx, SM_EINPUT, "checkpoint dataset '%s' has %lld values, want %zu", name,
-                 (long long)got, n);
-  for (size_t i = 0; rc == SM_OK && i < n; i++)
-    out[i] = (float)d[i];
-  free(d);
-  return rc;
-}
-
 /* Read a float64 dataset of exactly n values. */
 static int read_doubles(sm_ctx *ctx, hid_t file, const char *name, double *out, int64_t n) {
   double *d = NULL;
@@ -184,9 +152,9 @@ static int read_state(sm_ctx *ctx, hid_t file, sm_trainer *t, const char *path, 
   SM_TRY(rc);
 
   /* values, moments and history */
-  SM_TRY(read_floats(ctx, file, "parameters", t->params->value, t->params->n));
-  SM_TRY(read_floats(ctx, file, "adam_m", t->adam->m, t->adam->n));
-  SM_TRY(read_floats(ctx, file, "adam_v", t->adam->v, t->adam->n));
+  SM_TRY(sm_h5_read_floats(ctx, file, "parameters", t->params->value, t->params->n));
+  SM_TRY(sm_h5_read_floats(ctx, file, "adam_m", t->adam->m, t->adam->n));
+  SM_TRY(sm_h5_read_floats(ctx, file, "adam_v", t->adam->v, t->adam->n));
   if (t->n_losses > 0)
     SM_TRY(read_doubles(ctx, file, "epoch_sum", t->epoch_sum, t->n_losses));
   if (epoch * t->n_losses > 0)
