@@ -104,9 +104,10 @@ static int64_t keep_matches(const resolved *r, sm_table *t) {
   return kept;
 }
 
-/* Where the rounds are: candidates drawn and rows written so far (the same on every rank). */
+/* Where the rounds are: candidates drawn, those that matched (written or not) and rows
+ * written so far (the same on every rank). */
 typedef struct cond_state {
-  int64_t drawn, written;
+  int64_t drawn, matched, written;
   double t0, last;
 } cond_state;
 
@@ -147,6 +148,7 @@ static int one_round(sm_ctx *ctx, const release_writer *w, const sm_experiment *
   if (rc == SM_OK)
     *halt->broken = (rc = sm_agree(ctx, sm_release_write_slab(ctx, w, t, row0, n))) != SM_OK;
   st->drawn += round;
+  st->matched += total;
   st->written = st->written + total < rows ? st->written + total : rows;
   return rc;
 }
@@ -213,7 +215,7 @@ int sm_release_write_conditioned(sm_ctx *ctx, const release_writer *w, const sm_
   t.n_rows_total = limit;
 
   /* rounds until the release is full or the candidates run out */
-  cond_state st = {0, 0, MPI_Wtime(), MPI_Wtime()};
+  cond_state st = {0, 0, 0, MPI_Wtime(), MPI_Wtime()};
   if (rc == SM_OK)
     log_plan(ctx, e, &r);
   while (rc == SM_OK && st.written < rows && st.drawn < limit) {
@@ -229,9 +231,10 @@ int sm_release_write_conditioned(sm_ctx *ctx, const release_writer *w, const sm_
     rc = out_of_candidates(ctx, e, &st);
   if (rc == SM_OK)
     sm_log(ctx, SM_LOG_INFO,
-           "release: %lld rows matching %d condition%s, from %lld drawn (1 in %.3g accepted)",
-           (long long)rows, r.n, r.n == 1 ? "" : "s", (long long)st.drawn,
-           rows > 0 ? (double)st.drawn / (double)rows : 0.0);
+           "release: %lld rows matching %d condition%s, from %lld drawn (%lld of them "
+           "matched: %.3g%%)",
+           (long long)rows, r.n, r.n == 1 ? "" : "s", (long long)st.drawn, (long long)st.matched,
+           st.drawn > 0 ? 100.0 * (double)st.matched / (double)st.drawn : 0.0);
   sm_table_free(&t);
   free(r.col);
   free(r.code);
