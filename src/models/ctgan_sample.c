@@ -9,6 +9,9 @@
  * Sampling given a category (sm_ctgan_sample_given, the conditioned release's candidates)
  * fixes every row's conditional vector to that category instead; row i still draws its
  * choice (and ignores it), so its noise and Gumbel noise are those of unconditioned row i.
+ * Each block is normalised with the statistics of its unconditioned rows (a block whose rows
+ * all share one vector would lose it in the first normalisation), so a row whose own draw
+ * was the fixed category comes out as unconditioned row i.
  */
 #include <math.h>
 #include <stdlib.h>

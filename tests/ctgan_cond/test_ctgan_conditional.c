@@ -8,9 +8,10 @@
  *      more often than the unconditioned candidates of plain rejection, and the counts in
  *      the "quota out of reach" message equal the reference counts;
  *  (d) the hook itself: chunk-invariant rows, the training count of a category, refusals
- *      of numeric columns; a common condition whose rounds match more than 1024 rows on a
- *      rank. (Conditions name categories only; a numeric range is refused when the
- *      experiment is checked, so there is no range to test here.)
+ *      of numeric columns; rows whose own draw is the fixed category equal to their
+ *      unconditioned rows, the others changed; a common condition whose rounds match more
+ *      than 1024 rows on a rank. (Conditions name categories only; a numeric range is refused when
+ * the experiment is checked, so there is no range to test here.)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +294,53 @@ static void check_hook(sm_ctx *ctx, const sm_model *m, const sm_table *train, in
   CHECK(sm_model_find_hooks(sm_model_find("gaussian_copula")) == NULL);
 }
 
+/* Local. The conditional choice unconditioned row i draws (ctgan_sample.c's first two
+ * uniforms of the row's stream): the position of its column in the conditional vector. */
+static void drawn_choice(const ctgan_state *st, uint64_t seed, int64_t i, int *col, int *cat) {
+  sm_rng rng;
+  sm_rng_init(&rng, seed, SM_STREAM_SAMPLE, (uint64_t)i);
+  double u1 = sm_rng_uniform(&rng), u2 = sm_rng_uniform(&rng);
+  *col = *cat = -1;
+  sm_ctgan_cond_draw(&st->cond, st->cond.freq_cdf, u1, u2, col, cat);
+}
+
+/* (d) a row whose own draw is the fixed category has the same input and, with the block
+ * normalised by the unconditioned rows' statistics, the same values as unconditioned row
+ * i; most other rows change. sex = Male is fixed; rows [0, n) of two blocks of 500. */
+static void check_same_draw(sm_ctx *ctx, const sm_model *m) {
+  const ctgan_state *st = m->state;
+  int sex = sm_schema_find(&m->schema, "sex");
+  int male = sm_column_find_category(&m->schema.cols[sex], "Male"), pos = -1;
+  for (int i = 0; i < st->cond.n_cols; i++)
+    pos = st->encoder.spans[st->cond.span[i]].column == sex ? i : pos;
+  CHECK(pos >= 0 && male >= 0);
+  int64_t n = 1000, same_draw = 0, equal = 0, other = 0, changed = 0;
+  sm_table plain, given;
+  CHECK(sm_table_alloc(ctx, &plain, &m->schema, n) == SM_OK);
+  CHECK(sm_table_alloc(ctx, &given, &m->schema, n) == SM_OK);
+  CHECK(sm_model_ctgan.sample(ctx, m->state, 11, 0, &plain) == SM_OK);
+  CHECK(sm_ctgan_sample_given(ctx, m->state, 11, 0, sex, male, &given) == SM_OK);
+  for (int64_t i = 0; i < n; i++) {
+    int col, cat, same = 1;
+    drawn_choice(st, 11, i, &col, &cat);
+    for (int j = 0; j < m->schema.n_cols; j++)
+      same &= same_value(plain.values[j][i], given.values[j][i]);
+    int mine = col == pos && cat == male;
+    same_draw += mine;
+    equal += mine && same;
+    other += !mine;
+    changed += !mine && !same;
+  }
+  if (ctx->rank == 0)
+    printf("fixed sex = Male: %lld of %lld rows that drew it equal their unconditioned row; "
+           "%lld of the other %lld changed\n",
+           (long long)equal, (long long)same_draw, (long long)changed, (long long)other);
+  CHECK(same_draw > 0 && equal == same_draw);
+  CHECK(changed > other / 2);
+  sm_table_free(&plain);
+  sm_table_free(&given);
+}
+
 /* The fitted model as the release path takes it. */
 static int make_model(sm_model *m, const sm_model_ops *ops, void *state, const sm_schema *s) {
   memset(m, 0, sizeof *m);
@@ -325,6 +373,7 @@ static void check_all(sm_ctx *ctx, void *state, const sm_table *train, const cha
   int rich = sm_column_find_category(&m.schema.cols[sm_schema_find(&m.schema, "income")], ">50K");
   CHECK(india >= 0 && rich >= 0);
   check_hook(ctx, &m, train, country, india);
+  check_same_draw(ctx, &m);
 
   /* (a), (b): India is the rarer of the two categories, so the vector is fixed to it,
    * though it is the second condition */
