@@ -1,23 +1,32 @@
 /* A conditioned release (sampling.conditions): rows drawn from the model and kept when every
- * condition holds, so the release follows the model's conditional distribution exactly.
+ * condition holds.
  *
- * Candidates are the model's unconditioned rows 0, 1, 2, ... (the same rows an unconditioned
- * release with the same seed would have), drawn in rounds of chunk_rows candidates split
- * among the ranks. Release row i is the i-th candidate that matches, so the release does not
- * depend on the number of ranks: a scan of the ranks' match counts gives each rank where its
- * matches go. The rounds stop when the release is full, or with a message saying how far they
- * got when sampling.max_candidates candidates have been drawn.
+ * Candidates are the model's rows 0, 1, 2, ..., drawn in rounds of chunk_rows candidates
+ * split among the ranks. For most models they are its unconditioned rows (the same rows an
+ * unconditioned release with the same seed would have), so the release follows the model's
+ * conditional distribution exactly. A model with a conditional vector (CTGAN) makes them with
+ * the vector fixed to one condition, the one whose category was rarest in its training rows,
+ * which it honours far more often than chance; every condition, that one included, is still
+ * checked on every candidate, so only matching rows are released.
+ *
+ * Release row i is the i-th candidate that matches, so the release does not depend on the
+ * number of ranks: a scan of the ranks' match counts gives each rank where its matches go.
+ * The rounds stop when the release is full, or with a message saying how far they got when
+ * sampling.max_candidates candidates have been drawn.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/release_internal.h"
+#include "models/models.h"
 
-/* The conditions as column indices and category codes. */
+/* The conditions as column indices and category codes, and how candidates are made. */
 typedef struct resolved {
   int n;
   int *col;
   double *code;
+  const sm_model_hooks *hooks; /* the model's hooks, or NULL */
+  int given;                   /* the condition fixed in the conditional vector, or -1 */
 } resolved;
 
 int sm_release_check_conditions(sm_ctx *ctx, const sm_experiment *e, const sm_schema *s) {
@@ -43,8 +52,25 @@ int sm_release_check_conditions(sm_ctx *ctx, const sm_experiment *e, const sm_sc
   return SM_OK;
 }
 
-/* Local. Column and code of every condition (already checked). */
-static int resolve(sm_ctx *ctx, const sm_experiment *e, const sm_schema *s, resolved *r) {
+/* Local. The condition to fix in the model's conditional vector: of those it can fix, the
+ * one with the fewest training rows (the first of equals); -1 when there is none. */
+static int pick_given(const sm_model *model, const resolved *r) {
+  int best = -1;
+  double fewest = 0;
+  for (int i = 0; r->hooks && i < r->n; i++) {
+    double count = r->hooks->given_count(model->state, r->col[i], (int)r->code[i]);
+    if (count >= 0 && (best < 0 || count < fewest)) {
+      best = i;
+      fewest = count;
+    }
+  }
+  return best;
+}
+
+/* Local. Column and code of every condition (already checked), and the one fixed in the
+ * model's conditional vector. */
+static int resolve(sm_ctx *ctx, const sm_experiment *e, const sm_model *model, resolved *r) {
+  const sm_schema *s = &model->schema;
   r->n = e->sampling.n_conditions;
   r->col = sm_calloc(ctx, (size_t)r->n, sizeof(int));
   r->code = sm_calloc(ctx, (size_t)r->n, sizeof(double));
@@ -55,6 +81,9 @@ static int resolve(sm_ctx *ctx, const sm_experiment *e, const sm_schema *s, reso
     r->col[i] = sm_schema_find(s, c->column);
     r->code[i] = sm_column_find_category(&s->cols[r->col[i]], c->value);
   }
+  r->hooks = sm_model_find_hooks(model->ops);
+  r->hooks = r->hooks && r->hooks->given_count && r->hooks->sample_given ? r->hooks : NULL;
+  r->given = pick_given(model, r);
   return SM_OK;
 }
 
@@ -75,9 +104,10 @@ static int64_t keep_matches(const resolved *r, sm_table *t) {
   return kept;
 }
 
-/* Where the rounds are: candidates drawn and rows written so far (the same on every rank). */
+/* Where the rounds are: candidates drawn, those that matched (written or not) and rows
+ * written so far (the same on every rank). */
 typedef struct cond_state {
-  int64_t drawn, written;
+  int64_t drawn, matched, written;
   double t0, last;
 } cond_state;
 
@@ -93,7 +123,10 @@ static int one_round(sm_ctx *ctx, const release_writer *w, const sm_experiment *
   int rc = SM_OK;
   t->n_rows = hi - lo;
   t->row_offset = st->drawn + lo;
-  if (t->n_rows > 0)
+  if (t->n_rows > 0 && r->given >= 0)
+    rc = r->hooks->sample_given(ctx, model->state, e->sampling.seed, t->row_offset,
+                                r->col[r->given], (int)r->code[r->given], t);
+  else if (t->n_rows > 0)
     rc = model->ops->sample(ctx, model->state, e->sampling.seed, t->row_offset, t);
   int64_t mine = rc == SM_OK && t->n_rows > 0 ? keep_matches(r, t) : 0;
   if (rc == SM_OK)
@@ -115,6 +148,7 @@ static int one_round(sm_ctx *ctx, const release_writer *w, const sm_experiment *
   if (rc == SM_OK)
     *halt->broken = (rc = sm_agree(ctx, sm_release_write_slab(ctx, w, t, row0, n))) != SM_OK;
   st->drawn += round;
+  st->matched += total;
   st->written = st->written + total < rows ? st->written + total : rows;
   return rc;
 }
@@ -127,6 +161,19 @@ static void log_round(const sm_ctx *ctx, cond_state *st, int64_t rows) {
   st->last = now;
   sm_log(ctx, SM_LOG_INFO, "release: %lld of %lld rows match the conditions after %lld drawn",
          (long long)st->written, (long long)rows, (long long)st->drawn);
+}
+
+/* Rank 0: how the candidates are made. */
+static void log_plan(const sm_ctx *ctx, const sm_experiment *e, const resolved *r) {
+  if (r->given < 0) {
+    sm_log(ctx, SM_LOG_INFO, "release: candidates are the model's unconditioned rows");
+    return;
+  }
+  const sm_condition *c = &e->sampling.conditions[r->given];
+  sm_log(ctx, SM_LOG_INFO,
+         "release: candidates are made with the conditional vector fixed to %s = %s; every "
+         "condition is still checked",
+         c->column, c->value);
 }
 
 /* The message of a release that ran out of candidates. */
@@ -154,21 +201,23 @@ int sm_release_write_conditioned(sm_ctx *ctx, const release_writer *w, const sm_
                                  const sm_model *model, const release_stop *halt) {
   int64_t rows = e->sampling.rows, limit = sm_sampling_max_candidates(&e->sampling);
   int64_t round = e->sampling.chunk_rows;
-  resolved r = {0, NULL, NULL};
+  resolved r = {0, NULL, NULL, NULL, -1};
   sm_table t;
   memset(&t, 0, sizeof t);
 
   /* one candidate table of this rank's largest share of a round, reused */
   int64_t lo, hi;
   sm_partition(round, ctx->size, 0, &lo, &hi);
-  int rc = resolve(ctx, e, &model->schema, &r);
+  int rc = resolve(ctx, e, model, &r);
   if (rc == SM_OK)
     rc = sm_table_alloc(ctx, &t, &model->schema, hi - lo > 0 ? hi - lo : 1);
   rc = sm_agree(ctx, rc);
   t.n_rows_total = limit;
 
   /* rounds until the release is full or the candidates run out */
-  cond_state st = {0, 0, MPI_Wtime(), MPI_Wtime()};
+  cond_state st = {0, 0, 0, MPI_Wtime(), MPI_Wtime()};
+  if (rc == SM_OK)
+    log_plan(ctx, e, &r);
   while (rc == SM_OK && st.written < rows && st.drawn < limit) {
     int64_t n = limit - st.drawn < round ? limit - st.drawn : round;
     if (halt->stop && *halt->stop) {
@@ -181,8 +230,11 @@ int sm_release_write_conditioned(sm_ctx *ctx, const release_writer *w, const sm_
   if (rc == SM_OK && st.written < rows)
     rc = out_of_candidates(ctx, e, &st);
   if (rc == SM_OK)
-    sm_log(ctx, SM_LOG_INFO, "release: %lld rows matching %d condition%s, from %lld drawn",
-           (long long)rows, r.n, r.n == 1 ? "" : "s", (long long)st.drawn);
+    sm_log(ctx, SM_LOG_INFO,
+           "release: %lld rows matching %d condition%s, from %lld drawn (%lld of them "
+           "matched: %.3g%%)",
+           (long long)rows, r.n, r.n == 1 ? "" : "s", (long long)st.drawn, (long long)st.matched,
+           st.drawn > 0 ? 100.0 * (double)st.matched / (double)st.drawn : 0.0);
   sm_table_free(&t);
   free(r.col);
   free(r.code);

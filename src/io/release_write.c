@@ -524,8 +524,12 @@ int sm_release_room(sm_ctx *ctx, const release_stop *halt, const sm_schema *s, i
 }
 
 int sm_release_chunk_to_disk(sm_ctx *ctx, sm_table *t, int64_t row0) {
-  for (int j = 0; j < t->schema.n_cols; j++)
-    SM_TRY(to_disk(ctx, &t->schema.cols[j], t->values[j], 0, t->n_rows, row0));
+  /* in blocks of at most SAMPLE_CALL_ROWS rows (codes_to_disk's buffer), in order */
+  for (int64_t a = 0; a < t->n_rows; a += SAMPLE_CALL_ROWS) {
+    int64_t n = t->n_rows - a < SAMPLE_CALL_ROWS ? t->n_rows - a : SAMPLE_CALL_ROWS;
+    for (int j = 0; j < t->schema.n_cols; j++)
+      SM_TRY(to_disk(ctx, &t->schema.cols[j], t->values[j], a, n, row0));
+  }
   return SM_OK;
 }
 

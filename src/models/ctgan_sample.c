@@ -5,13 +5,27 @@
  * the generator's noise, then the Gumbel noise of its one-hot spans. The generator
  * normalises each block by the block's own statistics (as in training), so row i depends on
  * (seed, i) and the rows of its block, which is the same block whatever range is asked for.
+ *
+ * Sampling given a category (sm_ctgan_sample_given, the conditioned release's candidates)
+ * fixes every row's conditional vector to that category instead; row i still draws its
+ * choice (and ignores it), so its noise and Gumbel noise are those of unconditioned row i.
+ * Each block is normalised with the statistics of its unconditioned rows (a block whose rows
+ * all share one vector would lose it in the first normalisation), so a row whose own draw
+ * was the fixed category comes out as unconditioned row i.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "models/ctgan.h"
+#include "models/models.h"
 #include "synthmpi/rng.h"
+
+/* A conditional choice fixed for every row: position in the conditional vector, or -1 for
+ * a choice drawn per row. */
+typedef struct fixed_cond {
+  int col, cat;
+} fixed_cond;
 
 /* The generator's input of row i and the rest of its stream (for the Gumbel noise). */
 static void row_input(const ctgan_state *st, uint64_t seed, int64_t i, float *x, sm_rng *rng) {
@@ -26,6 +40,66 @@ static void row_input(const ctgan_state *st, uint64_t seed, int64_t i, float *x,
     x[emb + st->cond.offset[col] + cat] = 1.0f;
 }
 
+/* The same input with the conditional vector fixed: a copy of drawn (rows, in) into x. */
+static void fix_input(const ctgan_state *st, const fixed_cond *fix, const float *drawn, float *x,
+                      int rows, int in) {
+  int emb = st->set.embedding_dim;
+  memcpy(x, drawn, (size_t)rows * in * sizeof(float));
+  for (int r = 0; r < rows; r++) {
+    float *cond = x + (size_t)r * in + emb;
+    memset(cond, 0, (size_t)st->net.cond * sizeof(float));
+    cond[st->cond.offset[fix->col] + fix->cat] = 1.0f;
+  }
+}
+
+/* Batch normalisation of x (rows, features) with the statistics of ref (rows, features)
+ * (biased variance, as the generator's own normalisation in sampling). */
+static void reference_batchnorm(float *y, const float *x, const float *ref, const sm_batchnorm *bn,
+                                const sm_nn_params *p, int rows) {
+  int f = bn->features;
+  for (int j = 0; j < f; j++) {
+    double sum = 0.0, sq = 0.0;
+    for (int r = 0; r < rows; r++)
+      sum += ref[(size_t)r * f + j];
+    double mean = rows > 0 ? sum / rows : 0.0;
+    for (int r = 0; r < rows; r++) {
+      double e = ref[(size_t)r * f + j] - mean;
+      sq += e * e;
+    }
+    double inv = 1.0 / sqrt((rows > 0 ? sq / rows : 0.0) + bn->eps);
+    float gamma = p->value[bn->gamma + j], beta = p->value[bn->beta + j];
+    for (int r = 0; r < rows; r++)
+      y[(size_t)r * f + j] = (float)((x[(size_t)r * f + j] - mean) * inv) * gamma + beta;
+  }
+}
+
+/* x_{k+1} = [relu(norm), x_k] of one residual block. */
+static void residual_concat(const ctgan_gen_acts *a, const ctgan_gen *g, int k, int rows) {
+  int o = g->dims[k], wi = g->widths[k], wo = g->widths[k + 1];
+  for (int r = 0; r < rows; r++) {
+    float *dst = a->x[k + 1] + (size_t)r * wo;
+    sm_relu_forward(dst, a->norm[k] + (size_t)r * o, (size_t)o);
+    memcpy(dst + o, a->x[k] + (size_t)r * wi, (size_t)wi * sizeof(float));
+  }
+}
+
+/* The generator's forward of the fixed rows in f alongside the drawn rows in d: each batch
+ * normalisation uses the drawn rows' statistics, so the fixed rows are normalised as rows of
+ * an ordinary block (their own statistics would remove the conditional vector, the same in
+ * every row, from every block's input). */
+static void forward_given(ctgan_gen_acts *f, ctgan_gen_acts *d, const ctgan_gen *g,
+                          const sm_nn_params *p, int rows) {
+  for (int k = 0; k < g->n_res; k++) {
+    sm_linear_forward(d->pre[k], d->x[k], &g->fc[k], p, rows);
+    sm_linear_forward(f->pre[k], f->x[k], &g->fc[k], p, rows);
+    reference_batchnorm(d->norm[k], d->pre[k], d->pre[k], &g->bn[k], p, rows);
+    reference_batchnorm(f->norm[k], f->pre[k], d->pre[k], &g->bn[k], p, rows);
+    residual_concat(d, g, k, rows);
+    residual_concat(f, g, k, rows);
+  }
+  sm_linear_forward(f->raw, f->x[g->n_res], &g->last, p, rows);
+}
+
 /* tanh on scalar spans; Gumbel-softmax on one-hot spans from the row's stream. */
 static void activate_row(const sm_encoder *enc, const float *x, float *y, sm_rng *rng) {
   for (int k = 0; k < enc->n_spans; k++) {
@@ -37,49 +111,109 @@ static void activate_row(const sm_encoder *enc, const float *x, float *y, sm_rng
   }
 }
 
-/* The encoded rows of block [first, first + rows) into act (rows, width); rng holds a
- * stream per row. */
-static void generate_block(const ctgan_state *st, ctgan_gen *gen, ctgan_gen_acts *a, float *act,
-                           sm_rng *rng, uint64_t seed, int64_t first, int rows) {
-  int width = st->encoder.width;
-  for (int r = 0; r < rows; r++)
-    row_input(st, seed, first + r, a->x[0] + (size_t)r * gen->in, &rng[r]);
-  sm_ctgan_gen_forward(NULL, a, gen, &st->net.params, rows, rows);
-  for (int r = 0; r < rows; r++)
-    activate_row(&st->encoder, a->raw + (size_t)r * width, act + (size_t)r * width, &rng[r]);
+/* The workspace of one block: the drawn rows' activations, the fixed rows' (when a choice
+ * is fixed), the encoded rows and a stream per row. */
+typedef struct block_work {
+  ctgan_gen gen;
+  ctgan_gen_acts drawn, fixed;
+  float *all, *act; /* act: (rows, width) */
+  sm_rng *rng;      /* (rows) */
+} block_work;
+
+static int block_work_init(sm_ctx *ctx, block_work *w, const ctgan_state *st, int fixed) {
+  int block = (int)st->set.batch_size, width = st->encoder.width;
+  w->gen = st->net.gen;
+  size_t acts = sm_ctgan_gen_carve(&w->gen, block, &w->drawn, NULL);
+  size_t n = (fixed ? 2 : 1) * acts + (size_t)block * width;
+  w->all = sm_malloc(ctx, n * sizeof(float));
+  w->rng = sm_malloc(ctx, (size_t)block * sizeof(sm_rng));
+  if (!w->all || !w->rng) {
+    free(w->all);
+    free(w->rng);
+    return SM_ERR;
+  }
+  sm_ctgan_gen_carve(&w->gen, block, &w->drawn, w->all);
+  if (fixed)
+    sm_ctgan_gen_carve(&w->gen, block, &w->fixed, w->all + acts);
+  w->act = w->all + (n - (size_t)block * width);
+  return SM_OK;
 }
 
-int sm_ctgan_sample(sm_ctx *ctx, const void *state, uint64_t seed, int64_t row0, sm_table *out) {
-  const ctgan_state *st = state;
+/* The encoded rows of block [first, first + rows) into w->act; w->rng holds a stream per
+ * row, each past its Gumbel noise. */
+static void generate_block(const ctgan_state *st, const fixed_cond *fix, block_work *w,
+                           uint64_t seed, int64_t first, int rows) {
+  int width = st->encoder.width, in = w->gen.in;
+  for (int r = 0; r < rows; r++)
+    row_input(st, seed, first + r, w->drawn.x[0] + (size_t)r * in, &w->rng[r]);
+  const float *raw = w->drawn.raw;
+  if (fix->col >= 0) {
+    fix_input(st, fix, w->drawn.x[0], w->fixed.x[0], rows, in);
+    forward_given(&w->fixed, &w->drawn, &w->gen, &st->net.params, rows);
+    raw = w->fixed.raw;
+  } else {
+    sm_ctgan_gen_forward(NULL, &w->drawn, &w->gen, &st->net.params, rows, rows);
+  }
+  for (int r = 0; r < rows; r++)
+    activate_row(&st->encoder, raw + (size_t)r * width, w->act + (size_t)r * width, &w->rng[r]);
+}
+
+/* Rows [row0, row0 + out->n_rows) with the conditional choice of fix. */
+static int sample_rows(sm_ctx *ctx, const ctgan_state *st, const fixed_cond *fix, uint64_t seed,
+                       int64_t row0, sm_table *out) {
   if (out->schema.n_cols != st->encoder.n_cols)
     return sm_fail(ctx, SM_EINPUT, "sample: table has %d columns, the model %d", out->schema.n_cols,
                    st->encoder.n_cols);
-
-  /* the generator's activations and the encoded rows of one block */
-  int block = (int)st->set.batch_size, width = st->encoder.width;
-  ctgan_gen gen = st->net.gen;
-  ctgan_gen_acts a;
-  size_t n = sm_ctgan_gen_carve(&gen, block, &a, NULL) + (size_t)block * width;
-  float *all = sm_malloc(ctx, n * sizeof(float));
-  sm_rng *rng = sm_malloc(ctx, (size_t)block * sizeof(sm_rng));
-  if (!all || !rng) {
-    free(all);
-    free(rng);
-    return SM_ERR;
-  }
-  sm_ctgan_gen_carve(&gen, block, &a, all);
-  float *act = all + (n - (size_t)block * width);
+  block_work w;
+  SM_TRY(block_work_init(ctx, &w, st, fix->col >= 0));
 
   /* whole aligned blocks; only the rows asked for are decoded into the table */
+  int block = (int)st->set.batch_size, width = st->encoder.width;
   int64_t end = row0 + out->n_rows;
   for (int64_t first = row0 - row0 % block; first < end; first += block) {
-    generate_block(st, &gen, &a, act, rng, seed, first, block);
+    generate_block(st, fix, &w, seed, first, block);
     int64_t lo = first > row0 ? first : row0;
     int64_t hi = first + block < end ? first + block : end;
-    sm_encoder_decode(&st->encoder, act + (size_t)(lo - first) * width, NULL, hi - lo, seed,
+    sm_encoder_decode(&st->encoder, w.act + (size_t)(lo - first) * width, NULL, hi - lo, seed,
                       SM_STREAM_DECODE, lo, out, lo - row0);
   }
-  free(all);
-  free(rng);
+  free(w.all);
+  free(w.rng);
   return SM_OK;
+}
+
+int sm_ctgan_sample(sm_ctx *ctx, const void *state, uint64_t seed, int64_t row0, sm_table *out) {
+  fixed_cond drawn = {-1, -1};
+  return sample_rows(ctx, state, &drawn, seed, row0, out);
+}
+
+/* Local. The conditional column of schema column col, or -1 when it has none (a numeric
+ * column) or code is not one of its categories. */
+static int cond_column(const ctgan_state *st, int col, int code) {
+  if (col < 0 || col >= st->encoder.n_cols || st->encoder.cols[col].numeric)
+    return -1;
+  if (code < 0 || code >= st->encoder.cols[col].n_categories)
+    return -1;
+  for (int i = 0; i < st->cond.n_cols; i++)
+    if (st->encoder.spans[st->cond.span[i]].column == col)
+      return i;
+  return -1;
+}
+
+double sm_ctgan_given_count(const void *state, int col, int code) {
+  const ctgan_state *st = state;
+  int i = cond_column(st, col, code);
+  return i < 0 ? -1.0 : st->cond.count[st->cond.offset[i] + code];
+}
+
+int sm_ctgan_sample_given(sm_ctx *ctx, const void *state, uint64_t seed, int64_t row0, int col,
+                          int code, sm_table *out) {
+  const ctgan_state *st = state;
+  int i = cond_column(st, col, code);
+  if (i < 0)
+    return sm_fail(ctx, SM_EINPUT,
+                   "sample: column %d, category %d is not in the model's conditional vector", col,
+                   code);
+  fixed_cond fix = {i, code};
+  return sample_rows(ctx, st, &fix, seed, row0, out);
 }

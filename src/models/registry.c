@@ -11,6 +11,11 @@ static const sm_model_ops *const registry[] = {
     &sm_model_hap_markov,      &sm_model_ctgan,   &sm_model_hap_vae,
     &sm_model_realnvp,         &sm_model_tabddpm, NULL};
 
+/* The optional hooks, by model. */
+static const sm_model_hooks hooks[] = {
+    {&sm_model_ctgan, sm_ctgan_given_count, sm_ctgan_sample_given},
+};
+
 const sm_model_ops *const *sm_model_list(void) {
   return registry;
 }
@@ -19,6 +24,13 @@ const sm_model_ops *sm_model_find(const char *kind) {
   for (int i = 0; registry[i]; i++)
     if (kind && strcmp(registry[i]->kind, kind) == 0)
       return registry[i];
+  return NULL;
+}
+
+const sm_model_hooks *sm_model_find_hooks(const sm_model_ops *ops) {
+  for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++)
+    if (ops && hooks[i].ops == ops)
+      return &hooks[i];
   return NULL;
 }
 
