@@ -391,6 +391,8 @@ static int ctgan_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_option
   SM_TRY(rc);
   log_start(ctx, s.st, s.n_global);
   rc = sm_trainer_run_into(ctx, s.t, &o, &s.st->history);
+  if (rc == SM_OK && s.t->dp.enabled)
+    rc = sm_ctgan_model_frequencies(ctx, s.st, s.n_global);
   ctgan_state *st = s.st;
   sm_ctgan_end(&s, rc == SM_OK);
   SM_TRY(rc);

@@ -18,7 +18,8 @@
 #define CTGAN_N_LOSSES 4 /* critic (Wasserstein), gradient penalty, generator, conditional */
 #define CTGAN_SLOPE 0.2f /* the discriminator's leaky ReLU */
 #define CTGAN_DROPOUT 0.5f
-#define CTGAN_TAU 0.2f /* Gumbel-softmax temperature */
+#define CTGAN_TAU 0.2f             /* Gumbel-softmax temperature */
+#define CTGAN_FREQUENCY_ROWS 20000 /* rows a private fit generates for its sampling tables */
 
 /* The settings of a fit (the model parameters), as saved with the model. */
 typedef struct ctgan_settings {
@@ -328,6 +329,13 @@ void sm_ctgan_end(ctgan_session *s, int keep_state);
 /* ---- sampling and the model file (ctgan_sample.c, ctgan_io.c) ----------------------- */
 
 int sm_ctgan_sample(sm_ctx *ctx, const void *state, uint64_t seed, int64_t row0, sm_table *out);
+/* Collective. After a private fit: the conditional vector's category counts (the release's
+ * sampling tables) from the model itself, not from the data. Rank 0 generates about
+ * CTGAN_FREQUENCY_ROWS rows with uniformly drawn conditional vectors (model randomness
+ * only) and counts each discrete column's categories in the rows not conditioned on it;
+ * the shares, scaled to the public row count n_global, become the counts on every rank.
+ * Post-processing of the private model: it spends no budget. */
+int sm_ctgan_model_frequencies(sm_ctx *ctx, ctgan_state *st, int64_t n_global);
 int sm_ctgan_save(sm_ctx *ctx, const void *state, int64_t group);
 int sm_ctgan_load(sm_ctx *ctx, int64_t group, void **state);
 

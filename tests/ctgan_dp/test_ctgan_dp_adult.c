@@ -1,8 +1,10 @@
 /* A private CTGAN fit on real Adult rows (configs/adult-ctgan-dp.yaml, reproducible mode,
  * small networks, 2 epochs with 2 critic updates a step): the loss curve is the same at 1,
  * 2 and 3 ranks (the Poisson samples, their shuffle and packs, and the noise do not depend
- * on how rows are split over ranks), and the ledger's dp-sgd entry counts every critic
- * update with the accountant's epsilon, within the budget. */
+ * on how rows are split over ranks), the ledger's dp-sgd entry counts every critic update
+ * with the accountant's epsilon, within the budget, and the release's sampling tables
+ * (category counts) come from the model: each column's counts add up to the public row
+ * count, are the same on every rank, and are not the uniform tables of training. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,34 @@ static void check_ledger(sm_ctx *ctx, const sm_experiment *e, const sm_ledger *l
   CHECK(d->noise_multiplier > 0 && strstr(d->note, "sensitivity 3 C"));
   CHECK(fabs(d->epsilon - want.bound) <= 1e-12 * want.bound);
   CHECK(d->epsilon <= e->privacy.epsilon && l->epsilon_total == d->epsilon);
+}
+
+/* The sampling tables after the fit. */
+static void check_tables(sm_ctx *ctx, const ctgan_state *st, int64_t n) {
+  const ctgan_cond *c = &st->cond;
+  int cond = sm_ctgan_cond_width(c), sums_ok = 1, uniform = 1;
+  double *lo = malloc((size_t)cond * sizeof(double)), *hi = malloc((size_t)cond * sizeof(double));
+  memcpy(lo, c->count, (size_t)cond * sizeof(double));
+  memcpy(hi, c->count, (size_t)cond * sizeof(double));
+  MPI_Allreduce(MPI_IN_PLACE, lo, cond, MPI_DOUBLE, MPI_MIN, ctx->comm);
+  MPI_Allreduce(MPI_IN_PLACE, hi, cond, MPI_DOUBLE, MPI_MAX, ctx->comm);
+  for (int j = 0; j < c->n_cols; j++) {
+    double total = 0;
+    for (int k = 0; k < c->size[j]; k++) {
+      total += c->count[c->offset[j] + k];
+      uniform &= fabs(c->count[c->offset[j] + k] - c->count[c->offset[j]]) < 1e-9 * (double)n;
+    }
+    sums_ok &= fabs(total - (double)n) <= 1e-9 * (double)n;
+  }
+  int same = memcmp(lo, hi, (size_t)cond * sizeof(double)) == 0;
+  if (ctx->rank == 0)
+    printf("sampling tables: %d columns, sums to %lld rows %s, same on every rank %s, "
+           "first column's counts %.0f %.0f ...\n",
+           c->n_cols, (long long)n, sums_ok ? "yes" : "no", same ? "yes" : "no", c->count[0],
+           c->count[1]);
+  CHECK(c->n_cols == 9 && sums_ok && same && !uniform);
+  free(lo);
+  free(hi);
 }
 
 /* Rank 0 alone fits all rows; the loss curve must match this rank count's. */
@@ -119,6 +149,7 @@ int main(int argc, char **argv) {
       finite &= isfinite(st->history[i]);
     CHECK(finite);
     check_ledger(&ctx, &e, &l, train.n_rows_total);
+    check_tables(&ctx, st, train.n_rows_total);
     check_ranks(&ctx, &e, st);
   }
   sm_ctgan_free(state);
