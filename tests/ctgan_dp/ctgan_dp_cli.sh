@@ -22,9 +22,9 @@ ledger() {
 
 # pac must divide the batch, private or not
 expect_error 0 "model\.batch_size: must be a multiple of model\.pac" check "$exp" "${small[@]}" \
-  --set model.batch_size=4005
+  --set model.batch_size=4005 --set model.pac=10
 expect_error 2 "model\.batch_size: must be a multiple of model\.pac" fit "$exp" "${small[@]}" \
-  --set model.batch_size=4005 --set "runtime.output_dir=$work/badpac"
+  --set model.batch_size=4005 --set model.pac=10 --set "runtime.output_dir=$work/badpac"
 
 # budgets the plan cannot meet: exit 3 before training, no model
 run_np 2 fit "$exp" "${small[@]}" --set model.epochs=1 --set privacy.epsilon=0.01 \

@@ -17,10 +17,15 @@
 #define SIGMA 1.3
 #define CLIP 0.7
 
-static const char *const overrides[] = {
-    "model.embedding_dim=16",    "model.generator_dims=32", "model.discriminator_dims=64",
-    "model.batch_size=3000",     "model.epochs=1",          "privacy.noise_multiplier=1.3",
-    "privacy.max_grad_norm=0.7", "privacy.epsilon=100"};
+static const char *const overrides[] = {"model.embedding_dim=16",
+                                        "model.generator_dims=32",
+                                        "model.discriminator_dims=64",
+                                        "model.batch_size=3000",
+                                        "model.pac=10",
+                                        "model.epochs=1",
+                                        "privacy.noise_multiplier=1.3",
+                                        "privacy.max_grad_norm=0.7",
+                                        "privacy.epsilon=100"};
 #define N_OVERRIDES ((int)(sizeof overrides / sizeof overrides[0]))
 
 /* Collective. The noise of one critic step into noise (n_dis): the step's clipped sum
