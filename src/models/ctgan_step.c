@@ -203,12 +203,15 @@ int sm_ctgan_train_room(sm_ctx *ctx, ctgan_train *tr, int64_t positions, int cap
   cap = cap > pac ? cap : pac;
   if (positions <= tr->room && cap <= tr->cap)
     return SM_OK;
+
+  /* a quarter more than asked, so that a run regrows rarely; the send buffer follows the
+   * positions, the rest of the block this rank's cap */
   if (positions > tr->room)
-    rc = position_arrays(ctx, tr, positions);
-  if (rc == SM_OK && (cap > tr->cap || positions > tr->room)) {
-    tr->cap = cap > tr->cap ? cap : tr->cap;
+    rc = position_arrays(ctx, tr, positions + positions / 4);
+  if (cap > tr->cap)
+    tr->cap = (cap + cap / 4 + pac - 1) / pac * pac;
+  if (rc == SM_OK)
     rc = carve_block(ctx, tr);
-  }
   return sm_agree(ctx, rc);
 }
 
