@@ -236,15 +236,18 @@ typedef struct ctgan_train {
 
   /* private runs: the Poisson sample of a critic step and the critic's view of it */
   int private_run;
-  int64_t *sample;      /* (n_local) this rank's sampled local rows */
-  double *keys;         /* (n_local) their shuffle keys */
-  ctgan_sampled *drawn; /* (drawn_room) every rank's sampled rows, in shuffled order */
-  double *drawn_keys;   /* (drawn_room) gathered keys */
-  int64_t *drawn_rows;  /* (drawn_room) gathered global rows */
-  int64_t drawn_room;   /* rows the gathered arrays hold */
-  int *rank_counts;     /* (2 size) rows each rank sampled, and displacements */
-  int64_t n_drawn;      /* rows sampled over all ranks in the current critic step */
-  sm_nn_params view;    /* the critic's parameters as the current step sees them */
+  int64_t *sample;         /* (n_local) this rank's sampled local rows */
+  double *keys;            /* (n_local) their shuffle keys */
+  ctgan_sampled *drawn;    /* (drawn_room) every rank's sampled rows, in shuffled order */
+  double *drawn_keys;      /* (drawn_room) gathered keys */
+  int64_t *drawn_rows;     /* (drawn_room) gathered global rows */
+  int64_t drawn_room;      /* rows the gathered arrays hold */
+  int *rank_counts;        /* (2 size) rows each rank sampled, and displacements */
+  int64_t n_drawn;         /* rows sampled over all ranks in the current critic step */
+  sm_nn_params view;       /* the critic's parameters as the current step sees them */
+  float *chunk_block;      /* one allocation behind chunk_ga and chunk_act */
+  ctgan_gen_acts chunk_ga; /* the generator's activations of one chunk (batch_size rows) */
+  float *chunk_act;        /* (batch_size, width) that chunk's fake rows */
 } ctgan_train;
 
 /* Local. Encode the rank's rows, index them by category and allocate the workspace;
@@ -277,6 +280,12 @@ void sm_ctgan_draw_conditions(ctgan_train *tr, uint64_t seed, int64_t lo, int64_
 int sm_ctgan_exchange(sm_ctx *ctx, ctgan_train *tr);
 /* Collective. The fake rows of this rank's positions (tr->act) for phase seed `seed`. */
 int sm_ctgan_generate(sm_ctx *ctx, ctgan_train *tr, uint64_t seed, int rows);
+/* Local. The fake rows of this rank's positions of a private critic step (tr->act). The
+ * positions are cut into chunks of batch_size and every chunk holding one of this rank's
+ * positions is generated whole, its batch normalisation over that chunk alone. So a fake
+ * row depends on its chunk's data-independent inputs only, not on how many packs the
+ * step's Poisson sample filled, nor on the rank count. */
+void sm_ctgan_generate_chunked(ctgan_train *tr, uint64_t seed, int rows);
 /* Pack rows: pack row r of dst = [rows[r], one-hot of (col, cat) of position pos(r)]. */
 void sm_ctgan_fill_packs(ctgan_train *tr, float *dst, const float *rows, int n, int64_t first,
                          const int64_t *perm_of);

@@ -148,8 +148,8 @@ int sm_ctgan_dp_prepare(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph) {
   /* whole packs of the shuffled rows (the remainder is dropped), their holders */
   int64_t positions = tr->n_drawn / pac * pac;
   sm_ctgan_plan(ctx, tr, positions);
-  int64_t most = (tr->packs + ctx->size - 1) / ctx->size * pac;
-  SM_TRY(sm_ctgan_train_room(ctx, tr, positions, (int)most));
+  int64_t most = (tr->packs + ctx->size - 1) / ctx->size * pac, chunk = st->set.batch_size;
+  SM_TRY(sm_ctgan_train_room(ctx, tr, (positions + chunk - 1) / chunk * chunk, (int)most));
   for (int64_t i = 0; i < positions; i++) {
     tr->src[i] = tr->drawn[i].src;
     tr->local[i] = tr->src[i] == ctx->rank ? tr->drawn[i].row - tr->t->row_offset : -1;
@@ -159,17 +159,20 @@ int sm_ctgan_dp_prepare(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph) {
   /* conditions, real packs, fake packs (collective), interpolates, critic passes */
   int64_t first = tr->pack_lo * pac;
   int npk = (int)(tr->pack_hi - tr->pack_lo), rows = npk * pac;
-  sm_ctgan_draw_conditions(tr, seed, first, first + rows);
+  int64_t chunk_lo = first / chunk * chunk, chunk_hi = (first + rows + chunk - 1) / chunk * chunk;
+  sm_ctgan_draw_conditions(tr, seed, chunk_lo, rows > 0 ? chunk_hi : chunk_lo);
   real_packs(tr, rows, first);
   tr->view = sm_ctgan_critic_view(tr);
   if (positions == 0)
     return SM_OK;
-  SM_TRY(sm_ctgan_generate(ctx, tr, seed, rows));
+  sm_ctgan_generate_chunked(tr, seed, rows);
   sm_ctgan_fill_packs(tr, tr->pack[1], tr->act, rows, first, NULL);
   sm_ctgan_interpolate(tr, seed, npk);
+  /* dropout masks keyed by pass and pack, with passes n_global packs apart (not the
+   * step's pack count, so one more pack changes no other pack's masks) */
   for (int k = 0; k < 3; k++)
     sm_ctgan_dis_forward(&tr->da[k], tr->pack[k], &net->dis, &tr->view, npk, seed,
-                         k * tr->packs + tr->pack_lo);
+                         k * tr->n_global + tr->pack_lo);
   return SM_OK;
 }
 

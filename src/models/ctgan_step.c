@@ -254,9 +254,17 @@ static int sample_arrays(sm_ctx *ctx, ctgan_train *tr) {
   tr->drawn_keys = sm_malloc(ctx, room * sizeof(double));
   tr->drawn_rows = sm_malloc(ctx, room * sizeof(int64_t));
   tr->drawn_room = (int64_t)room;
+
+  /* the fake rows of one chunk of batch_size positions */
+  const ctgan_net *net = &tr->st->net;
+  int chunk = (int)tr->st->set.batch_size;
+  size_t g = sm_ctgan_gen_carve(&net->gen, chunk, &tr->chunk_ga, NULL);
+  tr->chunk_block = sm_malloc(ctx, (g + (size_t)chunk * net->width) * sizeof(float));
   if (!tr->sample || !tr->keys || !tr->rank_counts || !tr->drawn || !tr->drawn_keys ||
-      !tr->drawn_rows)
+      !tr->drawn_rows || !tr->chunk_block)
     return SM_ERR;
+  sm_ctgan_gen_carve(&net->gen, chunk, &tr->chunk_ga, tr->chunk_block);
+  tr->chunk_act = tr->chunk_block + g;
   return SM_OK;
 }
 
@@ -319,6 +327,7 @@ void sm_ctgan_train_free(ctgan_train *tr) {
   free(tr->drawn);
   free(tr->drawn_keys);
   free(tr->drawn_rows);
+  free(tr->chunk_block);
   free(tr);
 }
 
@@ -344,12 +353,13 @@ void sm_ctgan_draw_conditions(ctgan_train *tr, uint64_t seed, int64_t lo, int64_
 
 /* The generator's input rows for this rank's positions: noise from (seed, NN_NOISE, i)
  * and the one-hot conditional vector. */
-static void generator_input(ctgan_train *tr, uint64_t seed, int64_t first, int rows) {
+static void generator_input(ctgan_train *tr, ctgan_gen_acts *ga, uint64_t seed, int64_t first,
+                            int rows) {
   const ctgan_net *net = &tr->st->net;
   int emb = tr->st->set.embedding_dim, in = net->gen.in;
   for (int r = 0; r < rows; r++) {
     int64_t i = first + r;
-    float *x = tr->ga.x[0] + (size_t)r * in;
+    float *x = ga->x[0] + (size_t)r * in;
     sm_rng rng;
     sm_rng_init(&rng, seed, SM_STREAM_NN_NOISE, (uint64_t)i);
     for (int k = 0; k < emb; k++)
@@ -362,12 +372,13 @@ static void generator_input(ctgan_train *tr, uint64_t seed, int64_t first, int r
 
 /* The output activations: tanh on scalar spans, Gumbel-softmax (tau 0.2) on one-hot spans
  * with noise from (seed, NN_NOISE, B + i), all spans of a row from one stream. */
-static void activate(ctgan_train *tr, uint64_t seed, int64_t first, int rows) {
+static void activate(ctgan_train *tr, const ctgan_gen_acts *ga, float *act, uint64_t seed,
+                     int64_t first, int rows) {
   const sm_encoder *enc = &tr->st->encoder;
   int width = enc->width;
   for (int r = 0; r < rows; r++) {
-    const float *x = tr->ga.raw + (size_t)r * width;
-    float *y = tr->act + (size_t)r * width;
+    const float *x = ga->raw + (size_t)r * width;
+    float *y = act + (size_t)r * width;
     sm_rng rng;
     sm_rng_init(&rng, seed, SM_STREAM_NN_NOISE, (uint64_t)(tr->gumbel_offset + first + r));
     for (int k = 0; k < enc->n_spans; k++) {
@@ -503,10 +514,29 @@ void sm_ctgan_interpolate(ctgan_train *tr, uint64_t seed, int npk) {
 int sm_ctgan_generate(sm_ctx *ctx, ctgan_train *tr, uint64_t seed, int rows) {
   ctgan_net *net = &tr->st->net;
   int64_t first = tr->pack_lo * tr->st->set.pac;
-  generator_input(tr, seed, first, rows);
+  generator_input(tr, &tr->ga, seed, first, rows);
   SM_TRY(sm_ctgan_gen_forward(ctx, &tr->ga, &net->gen, &net->params, rows, tr->positions));
-  activate(tr, seed, first, rows);
+  activate(tr, &tr->ga, tr->act, seed, first, rows);
   return SM_OK;
+}
+
+void sm_ctgan_generate_chunked(ctgan_train *tr, uint64_t seed, int rows) {
+  ctgan_net *net = &tr->st->net;
+  int64_t chunk = tr->st->set.batch_size, first = tr->pack_lo * tr->st->set.pac;
+  size_t width = (size_t)net->width;
+  if (rows <= 0)
+    return;
+
+  /* every chunk that holds one of this rank's positions, whole, then its rows here */
+  for (int64_t c = first / chunk; c <= (first + rows - 1) / chunk; c++) {
+    generator_input(tr, &tr->chunk_ga, seed, c * chunk, (int)chunk);
+    sm_ctgan_gen_forward(NULL, &tr->chunk_ga, &net->gen, &net->params, (int)chunk, chunk);
+    activate(tr, &tr->chunk_ga, tr->chunk_act, seed, c * chunk, (int)chunk);
+    int64_t lo = c * chunk > first ? c * chunk : first;
+    int64_t hi = (c + 1) * chunk < first + rows ? (c + 1) * chunk : first + rows;
+    memcpy(tr->act + (size_t)(lo - first) * width, tr->chunk_act + (size_t)(lo - c * chunk) * width,
+           (size_t)(hi - lo) * width * sizeof(float));
+  }
 }
 
 void sm_ctgan_critic_update(ctgan_train *tr, int ph) {
