@@ -14,7 +14,10 @@
  * Why 3C: adding a row to the data set, under a uniform shuffle, amounts to the row taking
  * one place and the row it displaces moving to the end, so one pack changes its contents
  * (its clipped gradient moves by at most 2C) and the end can complete one more pack (at
- * most C more): the clipped sum moves by at most 3C in L2.
+ * most C more): the clipped sum moves by at most 3C in L2. This needs each pack's gradient
+ * to depend on its own real rows alone: its fake rows come from fixed chunks of positions
+ * with their own batch statistics (sm_ctgan_generate_chunked), and its dropout masks and
+ * interpolation weight are keyed by its index, never by the step's number of packs.
  *
  * Conditional vectors: a fake row gets a uniformly drawn discrete column and a uniformly
  * drawn category of it (no frequencies from the data); the real row at the same position
