@@ -159,7 +159,8 @@ int sm_ctgan_dp_prepare(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph) {
   }
   SM_TRY(sm_ctgan_exchange(ctx, tr));
 
-  /* conditions, real packs, fake packs (collective), interpolates, critic passes */
+  /* conditions of the chunks holding this rank's positions, real packs, fake packs,
+   * interpolates, critic passes */
   int64_t first = tr->pack_lo * pac;
   int npk = (int)(tr->pack_hi - tr->pack_lo), rows = npk * pac;
   int64_t chunk_lo = first / chunk * chunk, chunk_hi = (first + rows + chunk - 1) / chunk * chunk;
@@ -171,6 +172,7 @@ int sm_ctgan_dp_prepare(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph) {
   sm_ctgan_generate_chunked(tr, seed, rows);
   sm_ctgan_fill_packs(tr, tr->pack[1], tr->act, rows, first, NULL);
   sm_ctgan_interpolate(tr, seed, npk);
+
   /* dropout masks keyed by pass and pack, with passes n_global packs apart (not the
    * step's pack count, so one more pack changes no other pack's masks) */
   for (int k = 0; k < 3; k++)
