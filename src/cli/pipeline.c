@@ -69,7 +69,8 @@ static int check_target(sm_ctx *ctx, const sm_experiment *e, const sm_schema *s)
 
 /* Models that spend a privacy budget themselves (fit honours sm_fit_options.privacy). */
 static int model_is_private(const char *kind) {
-  return kind && (strcmp(kind, "tvae") == 0 || strcmp(kind, "mst") == 0);
+  return kind &&
+         (strcmp(kind, "tvae") == 0 || strcmp(kind, "ctgan") == 0 || strcmp(kind, "mst") == 0);
 }
 
 /* A declared column whose type and domain make it safe in a private run. */
@@ -90,9 +91,10 @@ static int check_private_run(sm_ctx *ctx, const sm_experiment *e) {
   if (!e->privacy.enabled)
     return SM_OK;
   if (!model_is_private(e->model.kind))
-    return sm_fail(ctx, SM_EINPUT,
-                   "%s: privacy: model '%s' has no differentially private fit (use tvae or mst)",
-                   e->path, e->model.kind);
+    return sm_fail(
+        ctx, SM_EINPUT,
+        "%s: privacy: model '%s' has no differentially private fit (use tvae, ctgan or mst)",
+        e->path, e->model.kind);
   if (e->data.n_columns == 0)
     return sm_fail(ctx, SM_EINPUT,
                    "%s: privacy: a private run needs every column declared under data.columns "

@@ -268,7 +268,9 @@ void sm_ctgan_free(void *state) {
 
 /* ---- fit ---------------------------------------------------------------------------- */
 
-/* Collective. Settings, the rows over all ranks and the encoder. */
+/* Collective. Settings, the rows over all ranks and the encoder: fitted to the data, or in a
+ * private run built from the declared domains alone, as the private TVAE's (the row count
+ * is public). */
 static int prepare(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options *opt,
                    const sm_table *train, ctgan_state *st, int64_t *n_global) {
   int rc = sm_agree(ctx, sm_ctgan_settings(ctx, &spec->params, &st->set));
@@ -278,9 +280,8 @@ static int prepare(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options 
   if (*n_global < 1)
     return sm_fail(ctx, SM_EINPUT, "ctgan: no training rows");
   if (opt && opt->privacy && opt->privacy->enabled)
-    return sm_fail(ctx, SM_EINPUT,
-                   "ctgan: private training is not available for this model; use tvae, mst or "
-                   "a copula for a private run");
+    return sm_agree(ctx,
+                    sm_tvae_private_encoder(ctx, &st->encoder, &train->schema, st->set.max_modes));
 
   sm_encoder_options eo;
   sm_encoder_default_options(&eo);
@@ -288,7 +289,8 @@ static int prepare(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options 
   return sm_agree(ctx, sm_encoder_fit(ctx, &st->encoder, train, &eo));
 }
 
-/* The trainer's settings for this model. */
+/* The trainer's settings for this model. A private run's mechanism is the critic's DP-SGD,
+ * d_steps updates per step with the sensitivity 3C of packed gradients (ctgan_private.c). */
 static void trainer_setup(sm_trainer *t, ctgan_state *st, sm_adam *adam) {
   t->kind = "ctgan";
   t->n_losses = CTGAN_N_LOSSES;
@@ -300,6 +302,9 @@ static void trainer_setup(sm_trainer *t, ctgan_state *st, sm_adam *adam) {
   t->epochs = st->set.epochs;
   t->seed = st->set.seed;
   t->batch = sm_ctgan_batch;
+  t->dp_in_model = 1;
+  t->dp_per_step = st->set.d_steps;
+  t->dp_sensitivity = 3.0;
   t->params = &st->net.params;
   t->adam = adam;
   t->reduce_from = st->net.g_first; /* the discriminator is reduced and updated in the step */
@@ -316,72 +321,89 @@ static void log_start(const sm_ctx *ctx, const ctgan_state *st, int64_t n_global
          (long long)sm_batches_per_epoch(n_global, st->set.batch_size), ctx->size);
 }
 
-/* Collective. Conditional columns, networks, workspace and optimiser, then the loop. */
-static int train(sm_ctx *ctx, ctgan_state *st, const sm_table *rows, int64_t n_global,
-                 const sm_fit_options *opt) {
-  sm_trainer t = {0};
-  sm_adam adam = {0};
-  ctgan_train *tr = NULL;
+/* Collective. Conditional columns (uniform tables until a non-private run counts), networks
+ * and optimiser, the DP-SGD plan (checked against the budget before any step), then the
+ * workspace. */
+static int setup(sm_ctx *ctx, ctgan_session *s, const sm_table *rows, const sm_fit_options *opt) {
+  ctgan_state *st = s->st;
+  sm_trainer *t = s->t;
 
-  /* one buffer: generator, discriminator, its moments, then the trainer's floats */
+  /* one buffer: discriminator, its moments, generator, then the trainer's floats */
   int rc = sm_ctgan_cond_init(ctx, &st->cond, &st->encoder, NULL);
   if (rc == SM_OK)
     rc =
         sm_ctgan_layout(ctx, &st->net, &st->set, st->encoder.width, sm_ctgan_cond_width(&st->cond));
-  trainer_setup(&t, st, &adam);
-  sm_trainer_reserve(&t, &st->net.params);
+  trainer_setup(t, st, &s->adam);
+  sm_trainer_reserve(t, &st->net.params);
   if (rc == SM_OK)
     rc = sm_nn_params_alloc(ctx, &st->net.params);
   if (rc == SM_OK) {
     init_params(&st->net, &st->set);
-    rc = sm_adam_init(ctx, &adam, st->net.params.n - st->net.g_first, st->set.g_lr, CTGAN_BETA1,
+    rc = sm_adam_init(ctx, &s->adam, st->net.params.n - st->net.g_first, st->set.g_lr, CTGAN_BETA1,
                       CTGAN_BETA2, 1e-8, st->set.g_decay, 0);
   }
-  t.n_global = n_global;
-  t.row_offset = rows->row_offset;
-  t.n_local = rows->n_rows;
-  rc = sm_agree(ctx, rc);
+  t->n_global = s->n_global;
+  t->row_offset = rows->row_offset;
+  t->n_local = rows->n_rows;
+  SM_TRY(sm_agree(ctx, rc));
+  SM_TRY(sm_agree(ctx, sm_trainer_dp_plan(ctx, t, opt ? opt->privacy : NULL)));
 
-  /* the workspace indexes the rows (collective), then train */
-  if (rc == SM_OK) {
-    tr = sm_ctgan_train_new(ctx, st, rows, &t);
-    rc = sm_agree(ctx, tr ? SM_OK : SM_ERR);
-  }
-  t.model = tr;
-  if (rc == SM_OK) {
-    log_start(ctx, st, n_global);
-    rc = sm_trainer_run_into(ctx, &t, opt, &st->history);
-  }
-  sm_trainer_free(&t);
-  sm_adam_free(&adam);
-  sm_ctgan_train_free(tr);
+  /* the workspace encodes and (not private) indexes the rows; collective */
+  s->tr = sm_ctgan_train_new(ctx, st, rows, t);
+  t->model = s->tr;
+  return sm_agree(ctx, s->tr ? SM_OK : SM_ERR);
+}
+
+int sm_ctgan_begin(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options *opt,
+                   const sm_table *rows, ctgan_session *s) {
+  memset(s, 0, sizeof *s);
+  s->st = sm_calloc(ctx, 1, sizeof *s->st);
+  s->t = sm_calloc(ctx, 1, sizeof *s->t);
+  int rc = sm_agree(ctx, s->st && s->t ? SM_OK : SM_ERR);
+  if (rc == SM_OK)
+    rc = prepare(ctx, spec, opt, rows, s->st, &s->n_global);
+  if (rc == SM_OK)
+    rc = setup(ctx, s, rows, opt);
+  if (rc != SM_OK)
+    sm_ctgan_end(s, 0);
   return rc;
+}
+
+void sm_ctgan_end(ctgan_session *s, int keep_state) {
+  if (s->t)
+    sm_trainer_free(s->t);
+  free(s->t);
+  sm_adam_free(&s->adam);
+  sm_ctgan_train_free(s->tr);
+  if (!keep_state)
+    sm_ctgan_free(s->st);
+  memset(s, 0, sizeof *s);
 }
 
 static int ctgan_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options *opt,
                      const sm_table *rows, void **state) {
   double t0 = MPI_Wtime();
-  ctgan_state *st = sm_calloc(ctx, 1, sizeof *st);
-  SM_TRY(sm_agree(ctx, st ? SM_OK : SM_ERR));
-  int64_t n_global = 0;
-  int rc = prepare(ctx, spec, opt, rows, st, &n_global);
+  ctgan_session s;
 
   /* the options, with checkpoint_every from the parameters when the caller left it 0 */
   sm_fit_options o = sm_trainer_fit_options(opt, &spec->params);
-  if (rc == SM_OK)
-    rc = train(ctx, st, rows, n_global, &o);
-  if (rc != SM_OK) {
-    sm_ctgan_free(st);
-    return rc;
-  }
+  int rc = sm_ctgan_begin(ctx, spec, &o, rows, &s);
+  SM_TRY(rc);
+  log_start(ctx, s.st, s.n_global);
+  rc = sm_trainer_run_into(ctx, s.t, &o, &s.st->history);
+  if (rc == SM_OK && s.t->dp.enabled)
+    rc = sm_ctgan_model_frequencies(ctx, s.st, s.n_global);
+  ctgan_state *st = s.st;
+  sm_ctgan_end(&s, rc == SM_OK);
+  SM_TRY(rc);
 
   /* the final epoch's losses */
-  double s = MPI_Wtime() - t0;
+  double secs = MPI_Wtime() - t0;
   const double *last = st->history + (st->set.epochs - 1) * CTGAN_N_LOSSES;
   sm_log(ctx, SM_LOG_INFO,
          "ctgan: trained in %.1f s (%.2f s per epoch), final critic %.4f penalty %.4f "
          "generator %.4f conditional %.4f",
-         s, s / (double)st->set.epochs, last[0], last[1], last[2], last[3]);
+         secs, secs / (double)st->set.epochs, last[0], last[1], last[2], last[3]);
   *state = st;
   return SM_OK;
 }
@@ -397,5 +419,6 @@ const sm_model_ops sm_model_ctgan = {
     .save = sm_ctgan_save,
     .load = sm_ctgan_load,
     .free_state = sm_ctgan_free,
+    .private_fit = SM_MODEL_DP_SGD,
     .check_params = ctgan_check,
 };

@@ -10,6 +10,7 @@
 
 #include "synthmpi/config.h"
 #include "synthmpi/encoder.h"
+#include "synthmpi/model.h"
 #include "synthmpi/nn.h"
 #include "synthmpi/rng.h"
 
@@ -17,7 +18,8 @@
 #define CTGAN_N_LOSSES 4 /* critic (Wasserstein), gradient penalty, generator, conditional */
 #define CTGAN_SLOPE 0.2f /* the discriminator's leaky ReLU */
 #define CTGAN_DROPOUT 0.5f
-#define CTGAN_TAU 0.2f /* Gumbel-softmax temperature */
+#define CTGAN_TAU 0.2f             /* Gumbel-softmax temperature */
+#define CTGAN_FREQUENCY_ROWS 20000 /* rows a private fit generates for its sampling tables */
 
 /* The settings of a fit (the model parameters), as saved with the model. */
 typedef struct ctgan_settings {
@@ -178,27 +180,171 @@ void sm_ctgan_sn_weights(float *eff, ctgan_net *net);
  * gradients with respect to the raw weights: G / sigma - <G, W> / sigma^2 v u^T. */
 void sm_ctgan_sn_backward(float *grad, const ctgan_net *net);
 
-/* ---- training (ctgan_step.c) ------------------------------------------------------- */
+/* ---- training (ctgan_step.c, ctgan_private.c) --------------------------------------- */
 
-typedef struct ctgan_train ctgan_train;
 struct sm_trainer;
 
+/* One drawn row of a private critic step: its shuffle key, global row and holder rank. */
+typedef struct ctgan_sampled {
+  double key;
+  int64_t row;
+  int src;
+} ctgan_sampled;
+
+/* The training workspace. A step's positions [0, positions) are grouped into packs of pac;
+ * rank r owns the packs [first_pack[r], first_pack[r + 1]) and computes everything of their
+ * positions. A non-private step has batch_size positions; a private critic step as many as
+ * its Poisson sample fills whole packs. */
+typedef struct ctgan_train {
+  ctgan_state *st;
+  struct sm_trainer *t;
+  int64_t n_local, n_global;
+  float *data; /* (n_local, width) encoded rows */
+
+  /* local rows by category: slot s of the conditional vector owns
+   * cat_rows[cat_start[s] .. cat_start[s + 1]) (non-private runs only) */
+  int64_t *cat_start, *cat_rows;
+  int64_t *before; /* (size + 1, cond + 1) rows of each slot on lower ranks; column cond:
+                    * all rows (for data without discrete columns) */
+
+  /* the packs of this rank and the step's choices */
+  int64_t positions;               /* positions of the current step */
+  int64_t room;                    /* positions the per-position arrays hold */
+  int64_t gumbel_offset;           /* stream index offset of the Gumbel noise */
+  int64_t packs, pack_lo, pack_hi; /* global packs, this rank's [lo, hi) */
+  int64_t *first_pack;             /* (size + 1) each rank's first pack */
+  int cap;                         /* this rank's positions room (at least pac) */
+  int *col, *cat;                  /* (room) each position's conditional choice */
+  int *src;                        /* (room) rank holding each real position's row */
+  int64_t *local;                  /* (room) that row's local index (on the holder) */
+  int64_t *slot_of;                /* (room) the position whose conditions it shares */
+  int *counts, *displs;            /* (4 size) send counts and displacements, then receive */
+
+  /* activations and scratch; one block carved into these views */
+  float *block;
+  ctgan_gen_acts ga;
+  float *gwork;
+  float *act, *draw, *dact;  /* (cap, width) */
+  float *real, *recv, *send; /* (cap, width), (cap, width), (room, width) */
+  float *pack[3];            /* (cap / pac, dis.in) real, fake, interpolated packs */
+  float *dpack;              /* (cap / pac, dis.in) */
+  float *dy;                 /* (cap / pac) */
+  float *eff;                /* (n_dis) spectrally normalised critic, when set */
+  float *pgrad;              /* (n_dis) one pack's critic gradient (private runs) */
+  ctgan_dis_acts da[3];
+  ctgan_dis_work dw;
+
+  /* private runs: the Poisson sample of a critic step and the critic's view of it */
+  int private_run;
+  int64_t *sample;         /* (n_local) this rank's sampled local rows */
+  double *keys;            /* (n_local) their shuffle keys */
+  ctgan_sampled *drawn;    /* (drawn_room) every rank's sampled rows, in shuffled order */
+  double *drawn_keys;      /* (drawn_room) gathered keys */
+  int64_t *drawn_rows;     /* (drawn_room) gathered global rows */
+  int64_t drawn_room;      /* rows the gathered arrays hold */
+  int *rank_counts;        /* (2 size) rows each rank sampled, and displacements */
+  int64_t n_drawn;         /* rows sampled over all ranks in the current critic step */
+  sm_nn_params view;       /* the critic's parameters as the current step sees them */
+  float *chunk_block;      /* one allocation behind chunk_ga and chunk_act */
+  ctgan_gen_acts chunk_ga; /* the generator's activations of one chunk (batch_size rows) */
+  float *chunk_act;        /* (batch_size, width) that chunk's fake rows */
+} ctgan_train;
+
 /* Local. Encode the rank's rows, index them by category and allocate the workspace;
- * collective (an allgather of category counts). NULL on failure (recorded in ctx). */
+ * collective (an allgather of category counts; none in a private run, whose conditional
+ * vectors are drawn uniformly). NULL on failure (recorded in ctx). */
 ctgan_train *sm_ctgan_train_new(sm_ctx *ctx, ctgan_state *st, const sm_table *train,
                                 struct sm_trainer *t);
 void sm_ctgan_train_free(ctgan_train *tr);
 /* The trainer's callback: one discriminator update (its own allreduce and Adam step) and
- * the generator's gradient (reduced and applied by the trainer). */
+ * the generator's gradient (reduced and applied by the trainer). In a private run each
+ * discriminator update is a DP-SGD step (ctgan_private.c). */
 int sm_ctgan_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
                    int64_t epoch, double *loss);
 /* Collective. The global category counts of the discrete columns (cond width values). */
 int sm_ctgan_count_categories(sm_ctx *ctx, const ctgan_cond *c, const sm_encoder *enc,
                               const float *data, int64_t n_local, double *count);
 
+/* Steps shared by the non-private and the private critic updates (ctgan_step.c). */
+/* The seed of phase ph (critic updates 0 .. d_steps - 1, then the generator's) of step g. */
+uint64_t sm_ctgan_phase_seed(const ctgan_settings *s, int64_t g, int ph);
+/* Local. The packs of a step of `positions` positions: packs, this rank's block of them. */
+void sm_ctgan_plan(sm_ctx *ctx, ctgan_train *tr, int64_t positions);
+/* Collective (every rank calls it with the same arguments). Make room for `positions`
+ * positions and, on this rank, `cap` of them; re-carves the workspace when it grows. */
+int sm_ctgan_train_room(sm_ctx *ctx, ctgan_train *tr, int64_t positions, int cap);
+/* Conditional choices of positions [lo, hi) into tr->col / tr->cat (-1: none). */
+void sm_ctgan_draw_conditions(ctgan_train *tr, uint64_t seed, int64_t lo, int64_t hi);
+/* Collective. Send the rows this rank holds (tr->src, tr->local of every position) to the
+ * ranks owning their positions; this rank's real rows (position order) land in tr->real. */
+int sm_ctgan_exchange(sm_ctx *ctx, ctgan_train *tr);
+/* Collective. The fake rows of this rank's positions (tr->act) for phase seed `seed`. */
+int sm_ctgan_generate(sm_ctx *ctx, ctgan_train *tr, uint64_t seed, int rows);
+/* Local. The fake rows of this rank's positions of a private critic step (tr->act). The
+ * positions are cut into chunks of batch_size and every chunk holding one of this rank's
+ * positions is generated whole, its batch normalisation over that chunk alone. So a fake
+ * row depends on its chunk's data-independent inputs only, not on how many packs the
+ * step's Poisson sample filled, nor on the rank count. */
+void sm_ctgan_generate_chunked(ctgan_train *tr, uint64_t seed, int rows);
+/* Pack rows: pack row r of dst = [rows[r], one-hot of (col, cat) of position pos(r)]. */
+void sm_ctgan_fill_packs(ctgan_train *tr, float *dst, const float *rows, int n, int64_t first,
+                         const int64_t *perm_of);
+/* Interpolated packs alpha real + (1 - alpha) fake, alpha of pack p from (seed, FIT, B + p). */
+void sm_ctgan_interpolate(ctgan_train *tr, uint64_t seed, int npk);
+/* The critic's parameters as its passes see them (spectral normalisation applied). */
+sm_nn_params sm_ctgan_critic_view(ctgan_train *tr);
+/* Local. The critic's update from its reduced gradient in grad[0 .. n_dis): spectral
+ * normalisation's backward, then Adam (update count of phase ph). */
+void sm_ctgan_critic_update(ctgan_train *tr, int ph);
+
+/* DP-SGD for the critic (ctgan_private.c). A private critic step, mechanism step
+ * c = g d_steps + ph: a Poisson sample of global rows (rate q), shuffled by secure keys,
+ * cut into packs of pac with the remainder dropped; each real pack paired with a fake one;
+ * each pack's gradient clipped to C; noise of std sigma 3C added once; divided by the
+ * expected packs q N / pac. */
+/* Collective. Sample, shuffle, exchange, fake and interpolated packs, and the critic's
+ * forward passes of this rank's packs. */
+int sm_ctgan_dp_prepare(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph);
+/* Local. grad[0 .. n_dis) = the sum over this rank's packs of each pack's gradient (loss
+ * score(fake) - score(real) + lambda (|grad score(x^)| - 1)^2) clipped to L2 norm clip;
+ * loss[0] and loss[1] get the packs' critic and penalty sums. */
+void sm_ctgan_dp_clipped_sum(ctgan_train *tr, double clip, double *loss);
+/* Collective. The noise on rank 0 (when with_noise), then the sum over ranks divided by the
+ * expected number of packs, in grad[0 .. n_dis) of every rank. */
+int sm_ctgan_dp_reduce(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph, int with_noise);
+/* Collective. One private critic update of step g, phase ph; losses as the non-private. */
+int sm_ctgan_dp_critic_step(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph, float factor,
+                            double *loss);
+
+/* ---- a fit's setup (ctgan.c) --------------------------------------------------------- */
+
+/* Everything a fit holds while it trains. */
+typedef struct ctgan_session {
+  ctgan_state *st;
+  struct sm_trainer *t;
+  sm_adam adam;
+  ctgan_train *tr;
+  int64_t n_global;
+} ctgan_session;
+
+/* Collective. Settings, the encoder (built from the declared domains in a private run),
+ * networks, optimiser, the DP-SGD plan (checked against the budget) and the workspace, up
+ * to the first step. On failure everything is released. */
+int sm_ctgan_begin(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options *opt,
+                   const sm_table *rows, ctgan_session *s);
+/* Release what sm_ctgan_begin made; the state too unless keep_state. */
+void sm_ctgan_end(ctgan_session *s, int keep_state);
+
 /* ---- sampling and the model file (ctgan_sample.c, ctgan_io.c) ----------------------- */
 
 int sm_ctgan_sample(sm_ctx *ctx, const void *state, uint64_t seed, int64_t row0, sm_table *out);
+/* Collective. After a private fit: the conditional vector's category counts (the release's
+ * sampling tables) from the model itself, not from the data. Rank 0 generates about
+ * CTGAN_FREQUENCY_ROWS rows with uniformly drawn conditional vectors (model randomness
+ * only) and counts each discrete column's categories in the rows not conditioned on it;
+ * the shares, scaled to the public row count n_global, become the counts on every rank.
+ * Post-processing of the private model: it spends no budget. */
+int sm_ctgan_model_frequencies(sm_ctx *ctx, ctgan_state *st, int64_t n_global);
 int sm_ctgan_save(sm_ctx *ctx, const void *state, int64_t group);
 int sm_ctgan_load(sm_ctx *ctx, int64_t group, void **state);
 

@@ -217,3 +217,77 @@ int sm_ctgan_sample_given(sm_ctx *ctx, const void *state, uint64_t seed, int64_t
   fixed_cond fix = {i, code};
   return sample_rows(ctx, st, &fix, seed, row0, out);
 }
+
+/* Local. Add the categories of the block's rows to count (cond width): in each discrete
+ * column, the argmax of its one-hot span, except in rows conditioned on that column. */
+static void count_block(const ctgan_state *st, const float *act, uint64_t seed, int64_t first,
+                        int rows, double *count) {
+  const ctgan_cond *c = &st->cond;
+  const sm_encoder *enc = &st->encoder;
+  for (int r = 0; r < rows; r++) {
+    sm_rng rng;
+    int col = -1, cat = -1;
+    sm_rng_init(&rng, seed, SM_STREAM_SAMPLE, (uint64_t)(first + r));
+    double u1 = sm_rng_uniform(&rng), u2 = sm_rng_uniform(&rng);
+    sm_ctgan_cond_draw(c, c->freq_cdf, u1, u2, &col, &cat);
+    for (int j = 0; j < c->n_cols; j++) {
+      if (j == col)
+        continue;
+      const sm_span *sp = &enc->spans[c->span[j]];
+      const float *v = act + (size_t)r * enc->width + sp->start;
+      int best = 0;
+      for (int k = 1; k < sp->width; k++)
+        best = v[k] > v[best] ? k : best;
+      count[c->offset[j] + best] += 1.0;
+    }
+  }
+}
+
+/* Local. The category counts of rows the model makes: CTGAN_FREQUENCY_BLOCKS blocks of
+ * batch_size rows from (seed, SAMPLE, i) with the current (uniform) conditional tables. */
+static int model_counts(sm_ctx *ctx, const ctgan_state *st, double *count) {
+  int block = (int)st->set.batch_size;
+  uint64_t seed = sm_hash64(st->set.seed ^ 0x6672657175656e63ULL);
+  fixed_cond drawn = {-1, -1};
+  block_work w;
+  SM_TRY(block_work_init(ctx, &w, st, 0));
+  int blocks = (int)((CTGAN_FREQUENCY_ROWS + block - 1) / block);
+  for (int b = 0; b < blocks; b++) {
+    int64_t first = (int64_t)b * block;
+    generate_block(st, &drawn, &w, seed, first, block);
+    count_block(st, w.act, seed, first, block, count);
+  }
+  free(w.all);
+  free(w.rng);
+  return SM_OK;
+}
+
+int sm_ctgan_model_frequencies(sm_ctx *ctx, ctgan_state *st, int64_t n_global) {
+  int cond = sm_ctgan_cond_width(&st->cond);
+  if (cond == 0)
+    return SM_OK;
+  double *count = sm_calloc(ctx, (size_t)cond, sizeof(double));
+  int rc = count ? SM_OK : SM_ERR;
+
+  /* rank 0 counts, every rank gets its counts: the same tables everywhere */
+  if (rc == SM_OK && ctx->rank == 0)
+    rc = model_counts(ctx, st, count);
+  rc = sm_agree(ctx, rc);
+  if (rc == SM_OK)
+    SM_MPI_CHECK(ctx, MPI_Bcast(count, cond, MPI_DOUBLE, 0, ctx->comm));
+
+  /* shares per column scaled to the public row count; the tables from them */
+  for (int j = 0; rc == SM_OK && j < st->cond.n_cols; j++) {
+    double *c = count + st->cond.offset[j], total = 0.0;
+    for (int k = 0; k < st->cond.size[j]; k++)
+      total += c[k];
+    for (int k = 0; k < st->cond.size[j]; k++)
+      c[k] = total > 0 ? c[k] / total * (double)n_global : 0.0;
+  }
+  if (rc == SM_OK) {
+    sm_ctgan_cond_free(&st->cond);
+    rc = sm_ctgan_cond_init(ctx, &st->cond, &st->encoder, count);
+  }
+  free(count);
+  return rc;
+}

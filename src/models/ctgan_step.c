@@ -21,49 +21,13 @@
 #include "models/trainer.h"
 #include "synthmpi/rng.h"
 
-struct ctgan_train {
-  ctgan_state *st;
-  sm_trainer *t;
-  int64_t n_local, n_global;
-  float *data; /* (n_local, width) encoded rows */
-
-  /* local rows by category: slot s of the conditional vector owns
-   * cat_rows[cat_start[s] .. cat_start[s + 1]) */
-  int64_t *cat_start, *cat_rows;
-  int64_t *before; /* (size + 1, cond + 1) rows of each slot on lower ranks; column cond:
-                    * all rows (for data without discrete columns) */
-
-  /* the packs of this rank and the batch's choices */
-  int64_t packs, pack_lo, pack_hi; /* global packs, this rank's [lo, hi) */
-  int64_t *first_pack;             /* (size + 1) each rank's first pack */
-  int cap;                         /* this rank's positions (at least 1 for allocation) */
-  int *col, *cat;                  /* (B) each position's conditional choice */
-  int *src;                        /* (B) rank holding each real position's row */
-  int64_t *local;                  /* (B) that row's local index (on the holder) */
-  int64_t *slot_of;                /* (B) the position whose conditions it shares */
-  int *counts, *displs;            /* (4 size) send counts and displacements, then receive */
-
-  /* activations and scratch; one block carved into these views */
-  float *block;
-  ctgan_gen_acts ga;
-  float *gwork;
-  float *act, *draw, *dact;  /* (cap, width) */
-  float *real, *recv, *send; /* (cap, width), (cap, width), (B, width) */
-  float *pack[3];            /* (cap / pac, dis.in) real, fake, interpolated packs */
-  float *dpack;              /* (cap / pac, dis.in) */
-  float *dy;                 /* (cap / pac) */
-  float *eff;                /* (n_dis) spectrally normalised critic, when set */
-  ctgan_dis_acts da[3];
-  ctgan_dis_work dw;
-};
-
 /* ---- workspace ---------------------------------------------------------------------- */
 
 /* Carve the views out of block, or (block NULL) count the floats needed. */
 static size_t carve(ctgan_train *tr, float *block) {
   const ctgan_net *net = &tr->st->net;
   size_t cap = (size_t)tr->cap, width = (size_t)net->width, npk = cap / tr->st->set.pac;
-  size_t used = 0, b = (size_t)tr->st->set.batch_size;
+  size_t used = 0, b = (size_t)tr->room;
   npk = npk > 0 ? npk : 1;
 #define VIEW(ptr, n)                                                                               \
   do {                                                                                             \
@@ -85,6 +49,7 @@ static size_t carve(ctgan_train *tr, float *block) {
   VIEW(tr->dpack, npk * net->dis.in);
   VIEW(tr->dy, npk);
   VIEW(tr->eff, tr->st->set.spectral_norm ? net->n_dis : 0);
+  VIEW(tr->pgrad, tr->private_run ? net->n_dis : 0);
   for (int k = 0; k < 3; k++)
     used += sm_ctgan_dis_carve(&net->dis, (int)npk, &tr->da[k], block ? block + used : NULL);
   used += sm_ctgan_dis_work_carve(&net->dis, (int)npk, &tr->dw, block ? block + used : NULL);
@@ -172,53 +137,13 @@ static int gather_counts(sm_ctx *ctx, ctgan_train *tr) {
   return rc;
 }
 
-/* Local. The rank's packs and the per-position and exchange buffers. */
-static int plan_packs(sm_ctx *ctx, ctgan_train *tr) {
-  const ctgan_settings *s = &tr->st->set;
-  size_t b = (size_t)s->batch_size, size = (size_t)ctx->size;
-  tr->packs = s->batch_size / s->pac;
-  sm_partition(tr->packs, ctx->size, ctx->rank, &tr->pack_lo, &tr->pack_hi);
-  tr->cap = (int)((tr->pack_hi - tr->pack_lo) * s->pac);
-  tr->cap = tr->cap > 0 ? tr->cap : s->pac;
-  tr->first_pack = sm_malloc(ctx, (size + 1) * sizeof(int64_t));
-  tr->col = sm_malloc(ctx, 3 * b * sizeof(int));
-  tr->local = sm_malloc(ctx, 2 * b * sizeof(int64_t));
-  tr->counts = sm_malloc(ctx, 4 * size * sizeof(int));
-  if (!tr->first_pack || !tr->col || !tr->local || !tr->counts)
-    return SM_ERR;
-  tr->slot_of = tr->local + b;
-  tr->cat = tr->col + b;
-  tr->src = tr->cat + b;
-  tr->displs = tr->counts + 2 * size;
-  for (int r = 0; r < ctx->size; r++) {
-    int64_t hi;
-    sm_partition(tr->packs, ctx->size, r, &tr->first_pack[r], &hi);
-    tr->first_pack[r + 1] = hi;
-  }
-  return SM_OK;
-}
-
-ctgan_train *sm_ctgan_train_new(sm_ctx *ctx, ctgan_state *st, const sm_table *train,
-                                sm_trainer *t) {
-  ctgan_train *tr = sm_calloc(ctx, 1, sizeof *tr);
-  int rc = tr ? SM_OK : SM_ERR;
-  size_t width = (size_t)st->encoder.width, n = (size_t)train->n_rows;
-  if (tr) {
-    tr->st = st;
-    tr->t = t;
-    tr->n_local = train->n_rows;
-    tr->n_global = t->n_global;
-    tr->data = sm_malloc(ctx, (n > 0 ? n : 1) * width * sizeof(float));
-    rc = tr->data ? SM_OK : SM_ERR;
-  }
-
-  /* encode, count categories over all ranks (the sampling tables), index the rows */
-  if (rc == SM_OK)
-    sm_encoder_encode(&st->encoder, train, 0, train->n_rows, st->set.seed, SM_STREAM_ENCODE,
-                      tr->data);
+/* Collective. Global category counts (the conditional vector's sampling tables), the local
+ * rows indexed by category and every rank's counts of them. */
+static int index_and_count(sm_ctx *ctx, ctgan_train *tr) {
+  ctgan_state *st = tr->st;
   int cond = sm_ctgan_cond_width(&st->cond);
   double *count = sm_calloc(ctx, (size_t)cond + 1, sizeof(double));
-  rc = sm_agree(ctx, rc == SM_OK && count ? SM_OK : SM_ERR);
+  int rc = sm_agree(ctx, count ? SM_OK : SM_ERR);
   if (rc == SM_OK)
     rc = sm_agree(
         ctx, sm_ctgan_count_categories(ctx, &st->cond, &st->encoder, tr->data, tr->n_local, count));
@@ -232,16 +157,151 @@ ctgan_train *sm_ctgan_train_new(sm_ctx *ctx, ctgan_state *st, const sm_table *tr
   rc = sm_agree(ctx, rc);
   if (rc == SM_OK)
     rc = gather_counts(ctx, tr);
+  return rc;
+}
+
+void sm_ctgan_plan(sm_ctx *ctx, ctgan_train *tr, int64_t positions) {
+  int pac = tr->st->set.pac;
+  tr->positions = positions;
+  tr->packs = positions / pac;
+  sm_partition(tr->packs, ctx->size, ctx->rank, &tr->pack_lo, &tr->pack_hi);
+  for (int r = 0; r < ctx->size; r++) {
+    int64_t hi;
+    sm_partition(tr->packs, ctx->size, r, &tr->first_pack[r], &hi);
+    tr->first_pack[r + 1] = hi;
+  }
+}
+
+/* Local. The per-position arrays for `room` positions (contents are not kept). */
+static int position_arrays(sm_ctx *ctx, ctgan_train *tr, int64_t room) {
+  size_t b = (size_t)room;
+  free(tr->col);
+  free(tr->local);
+  tr->col = sm_malloc(ctx, 3 * b * sizeof(int));
+  tr->local = sm_malloc(ctx, 2 * b * sizeof(int64_t));
+  if (!tr->col || !tr->local)
+    return SM_ERR;
+  tr->room = room;
+  tr->slot_of = tr->local + b;
+  tr->cat = tr->col + b;
+  tr->src = tr->cat + b;
+  return SM_OK;
+}
+
+/* Local. One block for the workspace of tr->cap positions on this rank, carved. */
+static int carve_block(sm_ctx *ctx, ctgan_train *tr) {
+  free(tr->block);
+  tr->block = sm_malloc(ctx, carve(tr, NULL) * sizeof(float));
+  if (!tr->block)
+    return SM_ERR;
+  carve(tr, tr->block);
+  return SM_OK;
+}
+
+int sm_ctgan_train_room(sm_ctx *ctx, ctgan_train *tr, int64_t positions, int cap) {
+  int pac = tr->st->set.pac, rc = SM_OK;
+  cap = cap > pac ? cap : pac;
+  if (positions <= tr->room && cap <= tr->cap)
+    return SM_OK;
+
+  /* a quarter more than asked, so that a run regrows rarely; the send buffer follows the
+   * positions, the rest of the block this rank's cap */
+  if (positions > tr->room)
+    rc = position_arrays(ctx, tr, positions + positions / 4);
+  if (cap > tr->cap)
+    tr->cap = (cap + cap / 4 + pac - 1) / pac * pac;
+  if (rc == SM_OK)
+    rc = carve_block(ctx, tr);
+  return sm_agree(ctx, rc);
+}
+
+/* Local. The rank's packs of a batch and the per-position and exchange buffers; a private
+ * run makes room for a Poisson sample up to its mean plus 6 standard deviations (larger
+ * ones grow the workspace when they come). */
+static int plan_packs(sm_ctx *ctx, ctgan_train *tr) {
+  const ctgan_settings *s = &tr->st->set;
+  size_t size = (size_t)ctx->size;
+  int64_t room = s->batch_size;
+  if (tr->private_run) {
+    int64_t most = room + (int64_t)(6.0 * sqrt((double)room)) + s->pac;
+    room = most < tr->n_global ? most : tr->n_global;
+    room = room > s->batch_size ? room : s->batch_size;
+  }
+  tr->first_pack = sm_malloc(ctx, (size + 1) * sizeof(int64_t));
+  tr->counts = sm_malloc(ctx, 4 * size * sizeof(int));
+  if (!tr->first_pack || !tr->counts || position_arrays(ctx, tr, room) != SM_OK)
+    return SM_ERR;
+  tr->displs = tr->counts + 2 * size;
+
+  /* this rank's room: the largest block of packs of any rank at the largest step */
+  sm_ctgan_plan(ctx, tr, room);
+  tr->cap = (int)((tr->packs + ctx->size - 1) / ctx->size * s->pac);
+  tr->cap = tr->cap > 0 ? tr->cap : s->pac;
+  sm_ctgan_plan(ctx, tr, s->batch_size);
+  return SM_OK;
+}
+
+/* Local. A private run's arrays of the Poisson sample (this rank's rows and keys, every
+ * rank's counts), the gathered arrays sized for the workspace's room. */
+static int sample_arrays(sm_ctx *ctx, ctgan_train *tr) {
+  if (!tr->private_run)
+    return SM_OK;
+  size_t n = (size_t)(tr->n_local > 0 ? tr->n_local : 1), room = (size_t)tr->room;
+  tr->sample = sm_malloc(ctx, n * sizeof(int64_t));
+  tr->keys = sm_malloc(ctx, n * sizeof(double));
+  tr->rank_counts = sm_malloc(ctx, 2 * (size_t)ctx->size * sizeof(int));
+  tr->drawn = sm_malloc(ctx, room * sizeof(ctgan_sampled));
+  tr->drawn_keys = sm_malloc(ctx, room * sizeof(double));
+  tr->drawn_rows = sm_malloc(ctx, room * sizeof(int64_t));
+  tr->drawn_room = (int64_t)room;
+
+  /* the fake rows of one chunk of batch_size positions */
+  const ctgan_net *net = &tr->st->net;
+  int chunk = (int)tr->st->set.batch_size;
+  size_t g = sm_ctgan_gen_carve(&net->gen, chunk, &tr->chunk_ga, NULL);
+  tr->chunk_block = sm_malloc(ctx, (g + (size_t)chunk * net->width) * sizeof(float));
+  if (!tr->sample || !tr->keys || !tr->rank_counts || !tr->drawn || !tr->drawn_keys ||
+      !tr->drawn_rows || !tr->chunk_block)
+    return SM_ERR;
+  sm_ctgan_gen_carve(&net->gen, chunk, &tr->chunk_ga, tr->chunk_block);
+  tr->chunk_act = tr->chunk_block + g;
+  return SM_OK;
+}
+
+ctgan_train *sm_ctgan_train_new(sm_ctx *ctx, ctgan_state *st, const sm_table *train,
+                                sm_trainer *t) {
+  ctgan_train *tr = sm_calloc(ctx, 1, sizeof *tr);
+  int rc = tr ? SM_OK : SM_ERR;
+  size_t width = (size_t)st->encoder.width, n = (size_t)train->n_rows;
+  if (tr) {
+    tr->st = st;
+    tr->t = t;
+    tr->n_local = train->n_rows;
+    tr->n_global = t->n_global;
+    tr->private_run = t->dp.enabled;
+    tr->gumbel_offset = st->set.batch_size;
+    if (tr->private_run) /* private critic steps have up to n_global positions */
+      tr->gumbel_offset = t->n_global > st->set.batch_size ? t->n_global : st->set.batch_size;
+    tr->data = sm_malloc(ctx, (n > 0 ? n : 1) * width * sizeof(float));
+    rc = tr->data ? SM_OK : SM_ERR;
+  }
+
+  /* encode; a non-private run counts categories over all ranks (the sampling tables) and
+   * indexes the rows by category (training-by-sampling); a private run does neither */
+  if (rc == SM_OK)
+    sm_encoder_encode(&st->encoder, train, 0, train->n_rows, st->set.seed, SM_STREAM_ENCODE,
+                      tr->data);
+  rc = sm_agree(ctx, rc);
+  if (rc == SM_OK && !t->dp.enabled)
+    rc = index_and_count(ctx, tr);
 
   /* packs, then one block for the batch */
   if (rc == SM_OK)
     rc = plan_packs(ctx, tr);
-  if (rc == SM_OK) {
-    tr->block = sm_malloc(ctx, carve(tr, NULL) * sizeof(float));
-    rc = tr->block ? SM_OK : SM_ERR;
-  }
   if (rc == SM_OK)
-    carve(tr, tr->block);
+    rc = sample_arrays(ctx, tr);
+  if (rc == SM_OK)
+    rc = carve_block(ctx, tr);
   if (sm_agree(ctx, rc) != SM_OK) {
     sm_ctgan_train_free(tr);
     return NULL;
@@ -261,19 +321,23 @@ void sm_ctgan_train_free(ctgan_train *tr) {
   free(tr->local);
   free(tr->counts);
   free(tr->block);
+  free(tr->sample);
+  free(tr->keys);
+  free(tr->rank_counts);
+  free(tr->drawn);
+  free(tr->drawn_keys);
+  free(tr->drawn_rows);
+  free(tr->chunk_block);
   free(tr);
 }
 
 /* ---- choices of a phase --------------------------------------------------------------- */
 
-/* The seed of phase ph (discriminator updates 0 .. d_steps - 1, then the generator's) of
- * global step g. */
-static uint64_t phase_seed(const ctgan_settings *s, int64_t g, int ph) {
+uint64_t sm_ctgan_phase_seed(const ctgan_settings *s, int64_t g, int ph) {
   return sm_hash64(s->seed) ^ sm_hash64(((uint64_t)g << 8) + (uint64_t)ph + 1);
 }
 
-/* Conditional choices of positions [lo, hi) into tr->col / tr->cat (-1: none). */
-static void draw_conditions(ctgan_train *tr, uint64_t seed, int64_t lo, int64_t hi) {
+void sm_ctgan_draw_conditions(ctgan_train *tr, uint64_t seed, int64_t lo, int64_t hi) {
   const ctgan_cond *c = &tr->st->cond;
   const double *cdf = tr->st->set.log_frequency ? c->log_cdf : c->freq_cdf;
   for (int64_t i = lo; i < hi; i++) {
@@ -289,12 +353,13 @@ static void draw_conditions(ctgan_train *tr, uint64_t seed, int64_t lo, int64_t 
 
 /* The generator's input rows for this rank's positions: noise from (seed, NN_NOISE, i)
  * and the one-hot conditional vector. */
-static void generator_input(ctgan_train *tr, uint64_t seed, int64_t first, int rows) {
+static void generator_input(ctgan_train *tr, ctgan_gen_acts *ga, uint64_t seed, int64_t first,
+                            int rows) {
   const ctgan_net *net = &tr->st->net;
   int emb = tr->st->set.embedding_dim, in = net->gen.in;
   for (int r = 0; r < rows; r++) {
     int64_t i = first + r;
-    float *x = tr->ga.x[0] + (size_t)r * in;
+    float *x = ga->x[0] + (size_t)r * in;
     sm_rng rng;
     sm_rng_init(&rng, seed, SM_STREAM_NN_NOISE, (uint64_t)i);
     for (int k = 0; k < emb; k++)
@@ -307,14 +372,15 @@ static void generator_input(ctgan_train *tr, uint64_t seed, int64_t first, int r
 
 /* The output activations: tanh on scalar spans, Gumbel-softmax (tau 0.2) on one-hot spans
  * with noise from (seed, NN_NOISE, B + i), all spans of a row from one stream. */
-static void activate(ctgan_train *tr, uint64_t seed, int64_t first, int rows) {
+static void activate(ctgan_train *tr, const ctgan_gen_acts *ga, float *act, uint64_t seed,
+                     int64_t first, int rows) {
   const sm_encoder *enc = &tr->st->encoder;
   int width = enc->width;
   for (int r = 0; r < rows; r++) {
-    const float *x = tr->ga.raw + (size_t)r * width;
-    float *y = tr->act + (size_t)r * width;
+    const float *x = ga->raw + (size_t)r * width;
+    float *y = act + (size_t)r * width;
     sm_rng rng;
-    sm_rng_init(&rng, seed, SM_STREAM_NN_NOISE, (uint64_t)(tr->st->set.batch_size + first + r));
+    sm_rng_init(&rng, seed, SM_STREAM_NN_NOISE, (uint64_t)(tr->gumbel_offset + first + r));
     for (int k = 0; k < enc->n_spans; k++) {
       const sm_span *sp = &enc->spans[k];
       for (int c = sp->start; c < sp->start + sp->width; c++)
@@ -326,9 +392,8 @@ static void activate(ctgan_train *tr, uint64_t seed, int64_t first, int rows) {
   }
 }
 
-/* Pack rows: pack row r of dst = [rows[r], one-hot of (col, cat) of position pos(r)]. */
-static void fill_packs(ctgan_train *tr, float *dst, const float *rows, int n, int64_t first,
-                       const int64_t *perm_of) {
+void sm_ctgan_fill_packs(ctgan_train *tr, float *dst, const float *rows, int n, int64_t first,
+                         const int64_t *perm_of) {
   int width = tr->st->net.width, cond = tr->st->net.cond, stride = width + cond;
   for (int r = 0; r < n; r++) {
     int64_t i = perm_of ? perm_of[r] : first + r;
@@ -380,11 +445,9 @@ static void choose_real(sm_ctx *ctx, ctgan_train *tr, uint64_t seed, const sm_pe
   }
 }
 
-/* Collective. Send the rows this rank holds to the ranks owning their positions, receive
- * this rank's real rows (position order) into tr->real. */
-static int exchange(sm_ctx *ctx, ctgan_train *tr) {
+int sm_ctgan_exchange(sm_ctx *ctx, ctgan_train *tr) {
   int size = ctx->size, width = tr->st->net.width;
-  int64_t b = tr->st->set.batch_size, lo = tr->pack_lo * tr->st->set.pac;
+  int64_t b = tr->positions, lo = tr->pack_lo * tr->st->set.pac;
   int64_t hi = tr->pack_hi * tr->st->set.pac;
   int *scount = tr->counts, *rcount = tr->counts + size, *sdisp = tr->displs;
   int *rdisp = tr->displs + size;
@@ -422,10 +485,9 @@ static int exchange(sm_ctx *ctx, ctgan_train *tr) {
   return SM_OK;
 }
 
-/* The critic's parameters as its passes see them: the buffer itself, or with spectral
- * normalisation (after one power iteration) the normalised weights in tr->eff. Gradients
- * go to the buffer either way. */
-static sm_nn_params critic_view(ctgan_train *tr) {
+/* The buffer itself, or with spectral normalisation (after one power iteration) the
+ * normalised weights in tr->eff. Gradients go to the buffer either way. */
+sm_nn_params sm_ctgan_critic_view(ctgan_train *tr) {
   sm_nn_params *p = &tr->st->net.params;
   if (!tr->st->set.spectral_norm)
     return *p;
@@ -437,9 +499,7 @@ static sm_nn_params critic_view(ctgan_train *tr) {
 
 /* ---- the discriminator update ------------------------------------------------------- */
 
-/* Interpolated packs: alpha real + (1 - alpha) fake, one alpha per pack from
- * (seed, FIT, B + pack). */
-static void interpolate(ctgan_train *tr, uint64_t seed, int npk) {
+void sm_ctgan_interpolate(ctgan_train *tr, uint64_t seed, int npk) {
   int in = tr->st->net.dis.in;
   for (int q = 0; q < npk; q++) {
     sm_rng rng;
@@ -451,14 +511,55 @@ static void interpolate(ctgan_train *tr, uint64_t seed, int npk) {
   }
 }
 
-/* Collective. The fake rows of this rank's positions for phase seed `seed`. */
-static int generate(sm_ctx *ctx, ctgan_train *tr, uint64_t seed, int rows) {
+int sm_ctgan_generate(sm_ctx *ctx, ctgan_train *tr, uint64_t seed, int rows) {
   ctgan_net *net = &tr->st->net;
   int64_t first = tr->pack_lo * tr->st->set.pac;
-  generator_input(tr, seed, first, rows);
-  SM_TRY(sm_ctgan_gen_forward(ctx, &tr->ga, &net->gen, &net->params, rows, tr->st->set.batch_size));
-  activate(tr, seed, first, rows);
+  generator_input(tr, &tr->ga, seed, first, rows);
+  SM_TRY(sm_ctgan_gen_forward(ctx, &tr->ga, &net->gen, &net->params, rows, tr->positions));
+  activate(tr, &tr->ga, tr->act, seed, first, rows);
   return SM_OK;
+}
+
+void sm_ctgan_generate_chunked(ctgan_train *tr, uint64_t seed, int rows) {
+  ctgan_net *net = &tr->st->net;
+  int64_t chunk = tr->st->set.batch_size, first = tr->pack_lo * tr->st->set.pac;
+  size_t width = (size_t)net->width;
+  if (rows <= 0)
+    return;
+
+  /* every chunk that holds one of this rank's positions, whole, then its rows here */
+  for (int64_t c = first / chunk; c <= (first + rows - 1) / chunk; c++) {
+    generator_input(tr, &tr->chunk_ga, seed, c * chunk, (int)chunk);
+    sm_ctgan_gen_forward(NULL, &tr->chunk_ga, &net->gen, &net->params, (int)chunk, chunk);
+    activate(tr, &tr->chunk_ga, tr->chunk_act, seed, c * chunk, (int)chunk);
+    int64_t lo = c * chunk > first ? c * chunk : first;
+    int64_t hi = (c + 1) * chunk < first + rows ? (c + 1) * chunk : first + rows;
+    memcpy(tr->act + (size_t)(lo - first) * width, tr->chunk_act + (size_t)(lo - c * chunk) * width,
+           (size_t)(hi - lo) * width * sizeof(float));
+  }
+}
+
+void sm_ctgan_critic_update(ctgan_train *tr, int ph) {
+  ctgan_state *st = tr->st;
+  ctgan_net *net = &st->net;
+  sm_nn_params *p = &net->params;
+  sm_nn_params dview = {p->value, p->grad, net->n_dis};
+
+  /* Adam with its moments kept in the buffer; with spectral normalisation the gradients
+   * become those of the raw weights first */
+  if (st->set.spectral_norm)
+    sm_ctgan_sn_backward(p->grad, net);
+  sm_adam adam = {st->set.d_lr,
+                  0.5,
+                  0.9,
+                  1e-8,
+                  st->set.d_decay,
+                  0,
+                  tr->t->adam->step * st->set.d_steps + ph,
+                  p->value + net->d_moment1,
+                  p->value + net->d_moment2,
+                  net->n_dis};
+  sm_adam_step(&adam, &dview);
 }
 
 /* Collective. One discriminator update (phase ph): its losses (local sums of the global
@@ -468,23 +569,23 @@ static int discriminator_step(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph, f
   ctgan_state *st = tr->st;
   ctgan_net *net = &st->net;
   sm_nn_params *p = &net->params;
-  uint64_t seed = phase_seed(&st->set, g, ph);
+  uint64_t seed = sm_ctgan_phase_seed(&st->set, g, ph);
   int64_t b = st->set.batch_size, first = tr->pack_lo * st->set.pac;
   int npk = (int)(tr->pack_hi - tr->pack_lo), rows = npk * st->set.pac;
 
   /* every position's conditions, the shuffled real rows, and their exchange */
   sm_permutation perm;
   sm_permutation_init(&perm, (uint64_t)b, seed, SM_STREAM_NN_BATCH, 0);
-  draw_conditions(tr, seed, 0, b);
+  sm_ctgan_draw_conditions(tr, seed, 0, b);
   choose_real(ctx, tr, seed, &perm);
-  SM_TRY(exchange(ctx, tr));
-  fill_packs(tr, tr->pack[0], tr->real, rows, first, tr->slot_of + first);
+  SM_TRY(sm_ctgan_exchange(ctx, tr));
+  sm_ctgan_fill_packs(tr, tr->pack[0], tr->real, rows, first, tr->slot_of + first);
 
   /* fake packs, interpolates, and the three critic passes */
-  SM_TRY(generate(ctx, tr, seed, rows));
-  fill_packs(tr, tr->pack[1], tr->act, rows, first, NULL);
-  interpolate(tr, seed, npk);
-  sm_nn_params cv = critic_view(tr);
+  SM_TRY(sm_ctgan_generate(ctx, tr, seed, rows));
+  sm_ctgan_fill_packs(tr, tr->pack[1], tr->act, rows, first, NULL);
+  sm_ctgan_interpolate(tr, seed, npk);
+  sm_nn_params cv = sm_ctgan_critic_view(tr);
   for (int k = 0; k < 3; k++)
     sm_ctgan_dis_forward(&tr->da[k], tr->pack[k], &net->dis, &cv, npk, seed,
                          k * tr->packs + tr->pack_lo);
@@ -504,22 +605,8 @@ static int discriminator_step(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph, f
   double pen =
       sm_ctgan_penalty(&cv, &tr->da[2], &net->dis, npk, (float)(st->set.penalty * inv), &tr->dw);
 
-  /* the discriminator's own reduction and Adam step (moments kept in the buffer); with
-   * spectral normalisation the gradients become those of the raw weights first */
   SM_TRY(sm_nn_allreduce_grad(ctx, &dview, 1.0f));
-  if (st->set.spectral_norm)
-    sm_ctgan_sn_backward(p->grad, net);
-  sm_adam adam = {st->set.d_lr,
-                  0.5,
-                  0.9,
-                  1e-8,
-                  st->set.d_decay,
-                  0,
-                  tr->t->adam->step * st->set.d_steps + ph,
-                  p->value + net->d_moment1,
-                  p->value + net->d_moment2,
-                  net->n_dis};
-  sm_adam_step(&adam, &dview);
+  sm_ctgan_critic_update(tr, ph);
   loss[0] += critic * factor / st->set.d_steps;
   loss[1] += pen * factor / st->set.d_steps;
   return SM_OK;
@@ -578,16 +665,16 @@ static void activation_backward(ctgan_train *tr, int rows) {
 static int generator_step(sm_ctx *ctx, ctgan_train *tr, int64_t g, float factor, double *loss) {
   ctgan_state *st = tr->st;
   ctgan_net *net = &st->net;
-  uint64_t seed = phase_seed(&st->set, g, st->set.d_steps);
+  uint64_t seed = sm_ctgan_phase_seed(&st->set, g, st->set.d_steps);
   int64_t first = tr->pack_lo * st->set.pac;
   int npk = (int)(tr->pack_hi - tr->pack_lo), rows = npk * st->set.pac;
   int width = net->width, stride = width + net->cond;
 
   /* fake packs of this rank's positions, scored */
-  draw_conditions(tr, seed, first, first + rows);
-  SM_TRY(generate(ctx, tr, seed, rows));
-  fill_packs(tr, tr->pack[1], tr->act, rows, first, NULL);
-  sm_nn_params cv = critic_view(tr);
+  sm_ctgan_draw_conditions(tr, seed, first, first + rows);
+  SM_TRY(sm_ctgan_generate(ctx, tr, seed, rows));
+  sm_ctgan_fill_packs(tr, tr->pack[1], tr->act, rows, first, NULL);
+  sm_nn_params cv = sm_ctgan_critic_view(tr);
   sm_ctgan_dis_forward(&tr->da[1], tr->pack[1], &net->dis, &cv, npk, seed, tr->pack_lo);
 
   /* -mean score: its gradient through the critic to the packs (no critic gradients) */
@@ -621,7 +708,12 @@ int sm_ctgan_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int
   /* the global step; gradients are scaled so the trainer's 1 / global_rows gives means */
   int64_t g = epoch * sm_batches_per_epoch(tr->n_global, tr->st->set.batch_size) + tr->t->step;
   float factor = (float)global_rows;
-  for (int ph = 0; ph < tr->st->set.d_steps; ph++)
-    SM_TRY(discriminator_step(ctx, tr, g, ph, factor, loss));
+  for (int ph = 0; ph < tr->st->set.d_steps; ph++) {
+    if (tr->private_run)
+      SM_TRY(sm_ctgan_dp_critic_step(ctx, tr, g, ph, factor, loss));
+    else
+      SM_TRY(discriminator_step(ctx, tr, g, ph, factor, loss));
+  }
+  sm_ctgan_plan(ctx, tr, tr->st->set.batch_size); /* a private critic step changes it */
   return generator_step(ctx, tr, g, factor, loss);
 }

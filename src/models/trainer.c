@@ -205,13 +205,14 @@ static void finish_epoch(sm_trainer *t) {
   t->step = 0;
 }
 
-/* Local. This rank's gradient sums of a step: the rows of the global batch, or in a private
- * run a Poisson sample processed in pieces of at most batch_size rows (each row's gradient
- * is clipped on its own, so the pieces add up to the same sum), plus the noise on rank 0.
- * *divisor gets the global batch size, or q N in a private run (the expected batch). */
+/* Local. This rank's gradient sums of a step: the rows of the global batch (also in a
+ * private run whose model samples and adds the noise itself), or in a private run a Poisson
+ * sample processed in pieces of at most batch_size rows (each row's gradient is clipped on
+ * its own, so the pieces add up to the same sum), plus the noise on rank 0. *divisor gets
+ * the global batch size, or q N in a private run (the expected batch). */
 static int local_gradients(sm_ctx *ctx, sm_trainer *t, const sm_permutation *perm, int64_t *rows,
                            double *local, double *divisor) {
-  if (!t->dp.enabled) {
+  if (!t->dp.enabled || t->dp.in_model) {
     int64_t global = 0;
     int64_t m =
         sm_batch_rows(perm, t->batch_size, t->step, t->row_offset, t->n_local, rows, &global);

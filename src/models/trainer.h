@@ -74,8 +74,11 @@ typedef struct sm_trainer_dp {
   int64_t steps;           /* T, steps of the whole run */
   sm_accountant accountant;
   double epsilon_budget, delta;
-  int reproducible; /* tests only: seeded draws */
-  uint64_t seed;    /* reproducible mode's key */
+  int reproducible;   /* tests only: seeded draws */
+  uint64_t seed;      /* reproducible mode's key */
+  int in_model;       /* the model samples and adds the noise itself (CTGAN's critic) */
+  int per_step;       /* mechanism steps per trainer step (CTGAN: critic updates) */
+  double sensitivity; /* the clipped sum's L2 sensitivity in units of clip */
 } sm_trainer_dp;
 
 typedef struct sm_trainer {
@@ -87,6 +90,11 @@ typedef struct sm_trainer {
   uint64_t seed; /* the batch order's seed */
   sm_trainer_batch_fn batch;
   sm_trainer_after_step_fn after_step;
+  /* private runs of a model that draws its own Poisson samples and noise (CTGAN's critic):
+   * the trainer's steps stay plain; plan, noise and ledger count dp_per_step mechanism
+   * steps per trainer step with noise std sigma x dp_sensitivity x clip (0: 1 for both) */
+  int dp_in_model, dp_per_step;
+  double dp_sensitivity;
   void *model;          /* passed to the callbacks */
   sm_nn_params *params; /* every trainable value, one buffer */
   sm_adam *adam;        /* over the buffer from reduce_from on */
@@ -133,7 +141,8 @@ int sm_trainer_run_into(sm_ctx *ctx, sm_trainer *t, const sm_fit_options *opt, d
 /* ---- DP-SGD (trainer_dp.c) ---------------------------------------------------------- */
 
 /* Local (same result on every rank). Fill t->dp from the privacy section (nothing when p is
- * NULL or disabled): q = batch_size / n_global, T = epochs x steps per epoch, sigma as given
+ * NULL or disabled): q = batch_size / n_global, T = epochs x steps per epoch (x dp_per_step
+ * when the model sets it), sigma as given
  * or the smallest that fits the budget. SM_EBUDGET, with the epsilon it would spend, when
  * the plan does not fit. Needs n_global, batch_size, epochs, seed and kind set. */
 int sm_trainer_dp_plan(sm_ctx *ctx, sm_trainer *t, const sm_privacy_spec *p);
@@ -142,9 +151,16 @@ int sm_trainer_dp_epsilon(sm_ctx *ctx, const sm_trainer_dp *dp, int64_t steps, s
 /* Local. Poisson sampling of global step g: each local row joins with probability q;
  * rows (room for n_local) gets their local indices, *m their count (0 is a legal step). */
 int sm_trainer_dp_sample(sm_ctx *ctx, const sm_trainer *t, int64_t g, int64_t *rows, int64_t *m);
-/* Local (rank 0 only, once per step): grad[0 .. n) += N(0, (sigma C)^2) per coordinate. */
+/* Local. A uniform shuffle key in (0, 1) for each of the m sampled local rows of mechanism
+ * step g (rows as sm_trainer_dp_sample gives them), from the secure generator, or in
+ * reproducible mode from a stream keyed by the step and the global row. */
+int sm_trainer_dp_keys(sm_ctx *ctx, const sm_trainer *t, int64_t g, const int64_t *rows, int64_t m,
+                       double *keys);
+/* Local (rank 0 only, once per step): grad[0 .. n) += N(0, (sigma S C)^2) per coordinate,
+ * S the sensitivity in units of C (1 unless the model sets it). */
 int sm_trainer_dp_noise(sm_ctx *ctx, const sm_trainer *t, int64_t g, float *grad, size_t n);
-/* Set the ledger's "dp-sgd" entry to `steps` steps of the plan and the totals to match. */
+/* Set the ledger's "dp-sgd" entry to `steps` trainer steps of the plan (times dp_per_step
+ * mechanism steps) and the totals to match. */
 int sm_trainer_dp_record(sm_ctx *ctx, const sm_trainer *t, int64_t steps, sm_ledger *l);
 /* A checkpoint's ledger must belong to the same plan (or be empty for a non-private run). */
 int sm_trainer_dp_resume(sm_ctx *ctx, const sm_trainer *t, const sm_ledger *saved,

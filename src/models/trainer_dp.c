@@ -54,7 +54,10 @@ int sm_trainer_dp_plan(sm_ctx *ctx, sm_trainer *t, const sm_privacy_spec *p) {
   dp->enabled = 1;
   dp->sample_rate =
       t->batch_size >= t->n_global ? 1.0 : (double)t->batch_size / (double)t->n_global;
-  dp->steps = t->epochs * sm_batches_per_epoch(t->n_global, t->batch_size);
+  dp->in_model = t->dp_in_model;
+  dp->per_step = t->dp_per_step > 0 ? t->dp_per_step : 1;
+  dp->sensitivity = t->dp_sensitivity > 0 ? t->dp_sensitivity : 1.0;
+  dp->steps = t->epochs * sm_batches_per_epoch(t->n_global, t->batch_size) * dp->per_step;
   dp->clip = p->max_grad_norm;
   dp->accountant = accountant_of(p->accountant);
   dp->epsilon_budget = p->epsilon;
@@ -80,6 +83,9 @@ int sm_trainer_dp_plan(sm_ctx *ctx, sm_trainer *t, const sm_privacy_spec *p) {
          "epsilon %.4g of %g at delta %g (%s)",
          dp->sample_rate, dp->noise_multiplier, dp->clip, (long long)dp->steps, spent.bound,
          dp->epsilon_budget, dp->delta, p->accountant);
+  if (dp->sensitivity != 1.0)
+    sm_log(ctx, SM_LOG_INFO, "DP-SGD: sensitivity %g C, so the noise std is %.4g x %g C",
+           dp->sensitivity, dp->noise_multiplier, dp->sensitivity);
   return SM_OK;
 }
 
@@ -97,9 +103,21 @@ int sm_trainer_dp_sample(sm_ctx *ctx, const sm_trainer *t, int64_t g, int64_t *r
   return SM_OK;
 }
 
+int sm_trainer_dp_keys(sm_ctx *ctx, const sm_trainer *t, int64_t g, const int64_t *rows, int64_t m,
+                       double *keys) {
+  sm_dp_rng rng;
+  sm_dp_rng_init(&rng, t->dp.reproducible, step_key(t->dp.seed, g, 3));
+  for (int64_t k = 0; k < m; k++) {
+    rng.counter = (uint64_t)(t->row_offset + rows[k]); /* one draw per global row */
+    SM_TRY(sm_dp_uniform(ctx, &rng, &keys[k]));
+  }
+  return SM_OK;
+}
+
 int sm_trainer_dp_noise(sm_ctx *ctx, const sm_trainer *t, int64_t g, float *grad, size_t n) {
   sm_dp_rng rng;
-  double std = t->dp.noise_multiplier * t->dp.clip;
+  double s = t->dp.sensitivity > 0 ? t->dp.sensitivity : 1.0;
+  double std = t->dp.noise_multiplier * s * t->dp.clip;
   sm_dp_rng_init(&rng, t->dp.reproducible, step_key(t->dp.seed, g, 2));
   for (size_t i = 0; i < n; i++) {
     double z;
@@ -128,10 +146,15 @@ int sm_trainer_dp_record(sm_ctx *ctx, const sm_trainer *t, int64_t steps, sm_led
            dp->accountant == SM_ACCOUNTANT_PRV ? "prv" : "rdp");
   e.sample_rate = dp->sample_rate;
   e.noise_multiplier = dp->noise_multiplier;
+  steps *= dp->per_step > 0 ? dp->per_step : 1;
   e.steps = steps;
   e.delta = dp->delta;
-  snprintf(e.note, sizeof e.note, "%s: %lld of %lld steps, clipping norm %g", t->kind,
-           (long long)steps, (long long)dp->steps, dp->clip);
+  if (dp->sensitivity > 1.0)
+    snprintf(e.note, sizeof e.note, "%s: %lld of %lld steps, clipping norm %g, sensitivity %g C",
+             t->kind, (long long)steps, (long long)dp->steps, dp->clip, dp->sensitivity);
+  else
+    snprintf(e.note, sizeof e.note, "%s: %lld of %lld steps, clipping norm %g", t->kind,
+             (long long)steps, (long long)dp->steps, dp->clip);
   if (steps > 0) {
     sm_dp_epsilon spent;
     SM_TRY(sm_trainer_dp_epsilon(ctx, dp, steps, &spent));
