@@ -109,15 +109,19 @@ double sm_norm_quantile(double p) {
   return x - u / (1.0 + 0.5 * x * u);
 }
 
+/* The quantile of a draw in either tail (p = (x + 0.5) / 2^32 outside the centre); the upper
+ * tail taken exactly as 1 - p. */
+static double tail_from_u32(uint32_t x, double p) {
+  double tail = p < 0.5 ? p : ((double)(UINT32_MAX - x) + 0.5) * 0x1.0p-32;
+  double g = acklam_lower_tail(log(tail));
+  return p < 0.5 ? g : -g;
+}
+
 double sm_normal_from_u32(uint32_t x) {
   double p = ((double)x + 0.5) * 0x1.0p-32;
   if (p >= ACKLAM_P_LOW && p <= 1.0 - ACKLAM_P_LOW)
     return acklam_centre(p);
-
-  /* tails: the upper tail taken exactly as 1 - p */
-  double tail = p < 0.5 ? p : ((double)(UINT32_MAX - x) + 0.5) * 0x1.0p-32;
-  double g = acklam_lower_tail(log(tail));
-  return p < 0.5 ? g : -g;
+  return tail_from_u32(x, p);
 }
 
 /* Philox blocks per pass of sm_rng_normals (4 draws each). */
@@ -168,7 +172,7 @@ static void normals_of_u32(float *out, const uint32_t *x, int n) {
   for (int i = 0; i < n; i++) {
     double p = ((double)x[i] + 0.5) * 0x1.0p-32;
     if (p < ACKLAM_P_LOW || p > 1.0 - ACKLAM_P_LOW)
-      out[i] = (float)sm_normal_from_u32(x[i]);
+      out[i] = (float)tail_from_u32(x[i], p);
   }
 }
 
