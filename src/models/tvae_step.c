@@ -25,8 +25,10 @@ struct tvae_train {
 
   /* the batch and its activations; one block, carved into these views */
   float *block;
-  int32_t *batch_target;                                 /* (n_onehot, cap) */
-  float *x;                                              /* (cap, width) */
+  int32_t *batch_target; /* (n_onehot, cap) */
+  float *x;              /* (cap, width) */
+  /* each hidden layer's pre- and post-ReLU views are one array: the ReLU runs in place, and
+   * its output is positive exactly where its input is, so it serves as the backward's mask */
   float *epre[TVAE_MAX_LAYERS], *epost[TVAE_MAX_LAYERS]; /* (cap, compress[i]) */
   float *mu, *logvar, *std, *eps, *z;                    /* (cap, emb) */
   float *dpre[TVAE_MAX_LAYERS], *dpost[TVAE_MAX_LAYERS]; /* (cap, decompress[j]) */
@@ -104,7 +106,7 @@ static size_t carve(tvae_train *tr, float *block) {
   VIEW(tr->x, cap * width);
   for (int i = 0; i < s->n_compress; i++) {
     VIEW(tr->epre[i], cap * s->compress[i]);
-    VIEW(tr->epost[i], cap * s->compress[i]);
+    tr->epost[i] = tr->epre[i];
   }
   VIEW(tr->mu, cap * emb);
   VIEW(tr->logvar, cap * emb);
@@ -113,7 +115,7 @@ static size_t carve(tvae_train *tr, float *block) {
   VIEW(tr->z, cap * emb);
   for (int j = 0; j < s->n_decompress; j++) {
     VIEW(tr->dpre[j], cap * s->decompress[j]);
-    VIEW(tr->dpost[j], cap * s->decompress[j]);
+    tr->dpost[j] = tr->dpre[j];
   }
   VIEW(tr->rec, cap * width);
   VIEW(tr->drec, cap * width);
