@@ -129,37 +129,39 @@ double sm_normal_from_u32(uint32_t x) {
 
 /* Philox4x32-10 of the counters (ctr[0], ctr[1], ctr[2], first + b) for b < nb, the words
  * philox4x32 gives, block b into x[4 b .. 4 b + 4). The rounds run across the blocks, one
- * array per word, so the multiplies vectorise. */
+ * array per word, so the multiplies vectorise; always over NORMALS_BLOCKS counters, a fixed
+ * count the compiler unrolls, of which the first nb are kept. */
 SM_VECTOR_CLONES
 static void philox_blocks(const sm_rng *r, uint32_t first, int nb, uint32_t *x) {
-  uint32_t c0[NORMALS_BLOCKS], c1[NORMALS_BLOCKS], c2[NORMALS_BLOCKS], c3[NORMALS_BLOCKS];
-  for (int b = 0; b < nb; b++) {
+  uint64_t c0[NORMALS_BLOCKS], c1[NORMALS_BLOCKS], c2[NORMALS_BLOCKS], c3[NORMALS_BLOCKS];
+  for (int b = 0; b < NORMALS_BLOCKS; b++) {
     c0[b] = r->ctr[0];
     c1[b] = r->ctr[1];
     c2[b] = r->ctr[2];
-    c3[b] = first + (uint32_t)b;
+    c3[b] = (uint32_t)(first + (uint32_t)b);
   }
 
-  /* ten rounds, the key bumped after each */
-  uint32_t k0 = r->key[0], k1 = r->key[1];
+  /* ten rounds, the key bumped after each; each word kept in the low half of a 64-bit lane,
+   * so the 32 x 32 -> 64-bit products need no shuffles */
+  uint64_t k0 = r->key[0], k1 = r->key[1];
   for (int round = 0; round < PHILOX4x32_DEFAULT_ROUNDS; round++) {
-    for (int b = 0; b < nb; b++) {
+    for (int b = 0; b < NORMALS_BLOCKS; b++) {
       uint64_t p0 = (uint64_t)PHILOX_M4x32_0 * c0[b], p1 = (uint64_t)PHILOX_M4x32_1 * c2[b];
-      c0[b] = (uint32_t)(p1 >> 32) ^ c1[b] ^ k0;
-      c1[b] = (uint32_t)p1;
-      c2[b] = (uint32_t)(p0 >> 32) ^ c3[b] ^ k1;
-      c3[b] = (uint32_t)p0;
+      c0[b] = ((p1 >> 32) ^ c1[b] ^ k0) & 0xffffffffu;
+      c1[b] = p1 & 0xffffffffu;
+      c2[b] = ((p0 >> 32) ^ c3[b] ^ k1) & 0xffffffffu;
+      c3[b] = p0 & 0xffffffffu;
     }
-    k0 += PHILOX_W32_0;
-    k1 += PHILOX_W32_1;
+    k0 = (k0 + PHILOX_W32_0) & 0xffffffffu;
+    k1 = (k1 + PHILOX_W32_1) & 0xffffffffu;
   }
 
   /* interleave the words back into stream order */
   for (int b = 0; b < nb; b++) {
-    x[4 * b] = c0[b];
-    x[4 * b + 1] = c1[b];
-    x[4 * b + 2] = c2[b];
-    x[4 * b + 3] = c3[b];
+    x[4 * b] = (uint32_t)c0[b];
+    x[4 * b + 1] = (uint32_t)c1[b];
+    x[4 * b + 2] = (uint32_t)c2[b];
+    x[4 * b + 3] = (uint32_t)c3[b];
   }
 }
 
