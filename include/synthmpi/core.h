@@ -14,6 +14,15 @@
 #define SM_VERSION "0.1.0"
 #define SM_MSG_MAX 1024
 
+/* Before a hot numeric function: GCC builds it also for AVX2 and AVX-512 and picks the
+ * widest the CPU runs, once, at load time. ISO C mode contracts no a * b + c into an FMA
+ * and no loop reorders a sum, so every version gives the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SM_VECTOR_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define SM_VECTOR_CLONES
+#endif
+
 /* Exit codes of the program, also used as status codes inside it. */
 typedef enum sm_status {
   SM_OK = 0,          /* done */

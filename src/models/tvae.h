@@ -58,8 +58,8 @@ void sm_tvae_layout(tvae_net *net, const tvae_settings *s, int width);
 void sm_tvae_free(void *state);
 
 /* Decoder forward over rows latent vectors z (rows, emb): pre[j] and post[j] (rows, width of
- * hidden layer j) keep each hidden layer before and after its ReLU; out (rows, width) gets
- * the raw output (no tanh or softmax). */
+ * hidden layer j) keep each hidden layer before and after its ReLU (pre[j] may be post[j]:
+ * the ReLU then runs in place); out (rows, width) gets the raw output (no tanh or softmax). */
 void sm_tvae_decoder_forward(const tvae_net *net, const tvae_settings *s, const float *z, int rows,
                              float *const *pre, float *const *post, float *out);
 

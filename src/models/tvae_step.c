@@ -20,13 +20,15 @@ struct tvae_train {
   int n_onehot;     /* one-hot spans */
   int *onehot_span; /* (n_onehot) their span indices */
   float *data;      /* (n_local, width) encoded rows */
-  int32_t *target;  /* (n_onehot, n_local) argmax of each one-hot span */
+  int32_t *target;  /* (n_local, n_onehot) argmax of each one-hot span, a row's together */
   int64_t cap;      /* batch rows the workspace holds */
 
   /* the batch and its activations; one block, carved into these views */
   float *block;
-  int32_t *batch_target;                                 /* (n_onehot, cap) */
-  float *x;                                              /* (cap, width) */
+  int32_t *batch_target; /* (n_onehot, cap) */
+  float *x;              /* (cap, width) */
+  /* each hidden layer's pre- and post-ReLU views are one array: the ReLU runs in place, and
+   * its output is positive exactly where its input is, so it serves as the backward's mask */
   float *epre[TVAE_MAX_LAYERS], *epost[TVAE_MAX_LAYERS]; /* (cap, compress[i]) */
   float *mu, *logvar, *std, *eps, *z;                    /* (cap, emb) */
   float *dpre[TVAE_MAX_LAYERS], *dpost[TVAE_MAX_LAYERS]; /* (cap, decompress[j]) */
@@ -104,7 +106,7 @@ static size_t carve(tvae_train *tr, float *block) {
   VIEW(tr->x, cap * width);
   for (int i = 0; i < s->n_compress; i++) {
     VIEW(tr->epre[i], cap * s->compress[i]);
-    VIEW(tr->epost[i], cap * s->compress[i]);
+    tr->epost[i] = tr->epre[i];
   }
   VIEW(tr->mu, cap * emb);
   VIEW(tr->logvar, cap * emb);
@@ -113,7 +115,7 @@ static size_t carve(tvae_train *tr, float *block) {
   VIEW(tr->z, cap * emb);
   for (int j = 0; j < s->n_decompress; j++) {
     VIEW(tr->dpre[j], cap * s->decompress[j]);
-    VIEW(tr->dpost[j], cap * s->decompress[j]);
+    tr->dpost[j] = tr->dpre[j];
   }
   VIEW(tr->rec, cap * width);
   VIEW(tr->drec, cap * width);
@@ -155,7 +157,7 @@ static int find_targets(sm_ctx *ctx, tvae_train *tr) {
   for (int k = 0; k < tr->n_onehot; k++) {
     const sm_span *sp = &enc->spans[tr->onehot_span[k]];
     for (size_t r = 0; r < n; r++)
-      tr->target[k * n + r] = argmax(tr->data + r * width + sp->start, sp->width);
+      tr->target[r * tr->n_onehot + k] = argmax(tr->data + r * width + sp->start, sp->width);
   }
   return SM_OK;
 }
@@ -233,9 +235,22 @@ static void gather(tvae_train *tr, const int64_t *rows, int m) {
   size_t width = (size_t)tr->st->net.width;
   for (int r = 0; r < m; r++)
     memcpy(tr->x + r * width, tr->data + rows[r] * width, width * sizeof(float));
-  for (int k = 0; k < tr->n_onehot; k++)
-    for (int r = 0; r < m; r++)
-      tr->batch_target[(size_t)k * tr->cap + r] = tr->target[k * tr->n_local + rows[r]];
+  for (int r = 0; r < m; r++) {
+    const int32_t *t = tr->target + rows[r] * tr->n_onehot;
+    for (int k = 0; k < tr->n_onehot; k++)
+      tr->batch_target[(size_t)k * tr->cap + r] = t[k];
+  }
+}
+
+/* std = exp(logvar / 2) and z = mu + eps std over n values: the library calls in one loop,
+ * the arithmetic in another that vectorises. */
+SM_VECTOR_CLONES
+static void reparameterise(float *restrict z, float *restrict std, const float *restrict mu,
+                           const float *restrict logvar, const float *restrict eps, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    std[i] = expf(0.5f * logvar[i]);
+  for (size_t i = 0; i < n; i++)
+    z[i] = mu[i] + eps[i] * std[i];
 }
 
 /* Encoder, then z = mu + eps * exp(logvar / 2) with eps from the stream (seed mixed with
@@ -252,19 +267,15 @@ static void encoder_forward(tvae_train *tr, const int64_t *rows, int m, int64_t 
   sm_linear_forward(tr->mu, in, &net->mu, &net->params, m);
   sm_linear_forward(tr->logvar, in, &net->logvar, &net->params, m);
 
-  /* reparameterisation: one stream per row */
+  /* reparameterisation: one noise stream per row */
   int emb = s->embedding_dim;
   uint64_t noise_seed = sm_hash64(s->seed) ^ sm_hash64((uint64_t)epoch + 1);
   for (int r = 0; r < m; r++) {
     sm_rng rng;
     sm_rng_init(&rng, noise_seed, SM_STREAM_NN_NOISE, (uint64_t)(tr->row_offset + rows[r]));
     sm_rng_normals(&rng, tr->eps + (size_t)r * emb, emb);
-    for (int k = 0; k < emb; k++) {
-      size_t i = (size_t)r * emb + k;
-      tr->std[i] = expf(0.5f * tr->logvar[i]);
-      tr->z[i] = tr->mu[i] + tr->eps[i] * tr->std[i];
-    }
   }
+  reparameterise(tr->z, tr->std, tr->mu, tr->logvar, tr->eps, (size_t)m * emb);
 }
 
 /* Loss of one scalar span at column c: returns the sum over rows; writes drec and adds to
@@ -272,15 +283,21 @@ static void encoder_forward(tvae_train *tr, const int64_t *rows, int m, int64_t 
 static double scalar_loss(tvae_train *tr, int c, int m) {
   tvae_net *net = &tr->st->net;
   float factor = (float)tr->st->set.loss_factor, sigma = net->params.value[net->sigma + c];
+  float var = sigma * sigma;
+  double var2 = 2.0 * sigma * sigma, cube = (double)sigma * sigma * sigma;
   int width = net->width;
   double sum = 0.0, dsigma = 0.0;
   for (int r = 0; r < m; r++) {
     size_t i = (size_t)r * width + c;
     float t = tanhf(tr->rec[i]), e = tr->x[i] - t;
-    sum += (double)e * e / (2.0 * sigma * sigma) + log((double)sigma);
-    tr->drec[i] = factor * (-e / (sigma * sigma)) * (1.0f - t * t);
-    dsigma += -(double)e * e / ((double)sigma * sigma * sigma) + 1.0 / sigma;
+    sum += (double)e * e / var2;
+    tr->drec[i] = factor * (-e / var) * (1.0f - t * t);
+    dsigma += -(double)e * e / cube;
   }
+
+  /* the terms of sigma alone, once for the m rows */
+  sum += m * log((double)sigma);
+  dsigma += m * (1.0 / sigma);
 
   /* private runs keep sigma fixed */
   if (tr->clip <= 0)

@@ -12,12 +12,14 @@
 #define SM_ELEMENTWISE _Pragma("GCC ivdep")
 #endif
 
+SM_VECTOR_CLONES
 void sm_relu_forward(float *y, const float *x, size_t n) {
   SM_ELEMENTWISE
   for (size_t i = 0; i < n; i++)
     y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+SM_VECTOR_CLONES
 void sm_relu_backward(float *dx, const float *dy, const float *x, size_t n) {
   SM_ELEMENTWISE
   for (size_t i = 0; i < n; i++) {

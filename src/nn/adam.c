@@ -34,6 +34,7 @@ void sm_adam_free(sm_adam *opt) {
 /* Step t: g (+ wd value for Adam), or value *= 1 - lr wd first for AdamW; then
  * m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2 and
  * value -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
+SM_VECTOR_CLONES
 void sm_adam_step_shard(sm_adam *opt, float *value, const float *grad, float scale, size_t lo,
                         size_t hi) {
   opt->step++;

@@ -19,6 +19,7 @@ void sm_linear_init_default(const sm_linear *l, sm_nn_params *p, uint64_t seed) 
 }
 
 /* y starts as b in every row, then SGEMM adds x W (beta 1). rows may be 0. */
+SM_VECTOR_CLONES
 void sm_linear_forward(float *y, const float *x, const sm_linear *l, const sm_nn_params *p,
                        int rows) {
   int in = l->in, out = l->out;
@@ -39,6 +40,7 @@ void sm_linear_forward(float *y, const float *x, const sm_linear *l, const sm_nn
 
 /* dW += x^T dy and db += column sums of dy (local rows only; the allreduce sums ranks);
  * dx = dy W^T when dx is not NULL. */
+SM_VECTOR_CLONES
 void sm_linear_backward(float *dx, sm_nn_params *p, const float *dy, const float *x,
                         const sm_linear *l, int rows) {
   int in = l->in, out = l->out;
