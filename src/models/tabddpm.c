@@ -37,7 +37,7 @@ static const sm_param_desc tabddpm_params[] = {
     {"hidden_dims", SM_PARAM_STRING, "256,512,512,256", 0, 0, NULL,
      "widths of the denoiser MLP's hidden layers, comma-separated"},
     {"batch_size", SM_PARAM_INT, "1024", 1, 1e9, NULL, "global batch size (rows over all ranks)"},
-    {"steps", SM_PARAM_INT, "6000", 1, 1e9, NULL, "optimiser steps (rounded up to whole epochs)"},
+    {"steps", SM_PARAM_INT, "30000", 1, 1e9, NULL, "optimiser steps (rounded up to whole epochs)"},
     {"lr", SM_PARAM_REAL, "1e-3", 1e-12, 10, NULL, "AdamW learning rate"},
     {"lr_schedule", SM_PARAM_STRING, "linear", 0, 0, "linear|constant",
      "learning rate over the steps: linear decay to 0, or constant"},
