@@ -91,8 +91,10 @@ typedef struct sm_holdout_spec {
 } sm_holdout_spec;
 
 typedef struct sm_model_spec {
-  char *kind;       /* registered model name, e.g. "gaussian_copula" */
-  sm_params params; /* validated against the model's declared parameters */
+  char *kind;           /* registered model name, e.g. "gaussian_copula" */
+  sm_params params;     /* validated against the model's declared parameters */
+  char *default_target; /* evaluation.target (a copy), or NULL: the column a model that
+                         * conditions on one uses when its parameters name none */
 } sm_model_spec;
 
 /* sampling.conditions: the release keeps only rows where each column has its value. */

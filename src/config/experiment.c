@@ -335,6 +335,8 @@ static int read_sections(const cfg_source *src, const cfg_node *root, const char
   for (int i = 0; i < e->sampling.n_conditions && e->data.n_columns > 0; i++)
     SM_TRY(cfg_check_condition(src, &e->data, &e->sampling.conditions[i]));
   SM_TRY(read_evaluation(src, root, e));
+  if (e->evaluation.target && !(e->model.default_target = sm_strdup(e->evaluation.target)))
+    return oom(src->ctx);
   SM_TRY(cfg_read_privacy(src, root, &e->privacy));
   SM_TRY(read_runtime(src, root, e));
   return cfg_read_sweep(src, root, &e->sweep);
@@ -408,6 +410,7 @@ void sm_experiment_free(sm_experiment *e) {
   cfg_source_free(&e->holdout.source);
   free(e->model.kind);
   cfg_params_free(&e->model.params);
+  free(e->model.default_target);
   free(e->sampling.output);
   cfg_conditions_free(&e->sampling);
   free(e->evaluation.target);

@@ -2,14 +2,22 @@
  * quantile transform to normal scores, multinomial diffusion of the discrete ones, and one MLP
  * denoiser with a sinusoidal timestep embedding, trained data-parallel.
  *
- * Fit (collective): the flat encoding in quantile mode is fitted on all ranks' rows; the
- * trainer runs ceil(steps / steps per epoch) epochs; each row of a batch draws its timestep
- * and noise from (seed mixed with the epoch, SM_STREAM_NN_NOISE, global row).
+ * Class-conditional generation, as in the paper's classification setup: the target column
+ * (model.target; by default the experiment's evaluation.target when it is discrete) is not
+ * diffused. Its one-hot enters the denoiser's input projection as it is, so the projection's
+ * rows for it are a learned class embedding added to the timestep embedding, and its logits
+ * are not trained.
+ *
+ * Fit (collective): the flat encoding in quantile mode is fitted on all ranks' rows, the
+ * target's class counts are summed over ranks; the trainer runs ceil(steps / steps per
+ * epoch) epochs with the learning rate decaying linearly to 0 (lr_schedule linear); each row
+ * of a batch draws its timestep and noise from (seed mixed with the epoch,
+ * SM_STREAM_NN_NOISE, global row).
  * Sample (local): row i starts from N(0, I) and uniform classes drawn from
- * (seed, SM_STREAM_SAMPLE, i) and runs the reverse process over sample_steps timesteps spaced
- * evenly over [0, T) (fewer steps than T skip timesteps; both processes use the skipped-step
- * posteriors, so the result stays a proper diffusion sampler), every draw from the same
- * stream.
+ * (seed, SM_STREAM_SAMPLE, i), its target class from the training marginal, and runs the
+ * reverse process conditioned on that class over sample_steps timesteps spaced evenly over
+ * [0, T) (fewer steps than T skip timesteps; both processes use the skipped-step posteriors,
+ * so the result stays a proper diffusion sampler), every draw from the same stream.
  */
 #include "models/tabddpm.h"
 
@@ -29,9 +37,14 @@ static const sm_param_desc tabddpm_params[] = {
     {"hidden_dims", SM_PARAM_STRING, "256,512,512,256", 0, 0, NULL,
      "widths of the denoiser MLP's hidden layers, comma-separated"},
     {"batch_size", SM_PARAM_INT, "1024", 1, 1e9, NULL, "global batch size (rows over all ranks)"},
-    {"steps", SM_PARAM_INT, "6000", 1, 1e9, NULL, "optimiser steps (rounded up to whole epochs)"},
+    {"steps", SM_PARAM_INT, "30000", 1, 1e9, NULL, "optimiser steps (rounded up to whole epochs)"},
     {"lr", SM_PARAM_REAL, "1e-3", 1e-12, 10, NULL, "AdamW learning rate"},
+    {"lr_schedule", SM_PARAM_STRING, "linear", 0, 0, "linear|constant",
+     "learning rate over the steps: linear decay to 0, or constant"},
     {"weight_decay", SM_PARAM_REAL, "1e-5", 0, 1, NULL, "AdamW decoupled weight decay"},
+    {"target", SM_PARAM_STRING, "auto", 0, 0, NULL,
+     "class column generated conditionally, not diffused: auto (evaluation.target when it is "
+     "categorical or boolean), none, or a column name"},
     {"sample_steps", SM_PARAM_INT, "0", 0, TABDDPM_MAX_T, NULL,
      "reverse steps when sampling, spread evenly over T; 0: all T"},
     {"n_quantiles", SM_PARAM_INT, "0", 0, 100000, NULL,
@@ -61,6 +74,8 @@ int sm_tabddpm_settings(sm_ctx *ctx, const sm_params *p, tabddpm_settings *s) {
   s->sample_steps = (int)sm_params_num(p, "sample_steps");
   s->n_quantiles = (int)sm_params_num(p, "n_quantiles");
   s->seed = (uint64_t)sm_params_num(p, "seed");
+  s->lr_linear = strcmp(sm_params_str(p, "lr_schedule"), "linear") == 0;
+  s->target_block = -1;
   if (s->sample_steps == 0 || s->sample_steps > s->timesteps)
     s->sample_steps = s->timesteps;
   int dims[TVAE_MAX_LAYERS], n = 0;
@@ -80,6 +95,7 @@ void sm_tabddpm_free(void *state) {
   sm_tabddpm_schedule_free(&st->sched);
   sm_nn_params_free(&st->net.params);
   free(st->history);
+  free(st->class_count);
   free(st);
 }
 
@@ -90,6 +106,65 @@ static int widest_block(const sm_flat *f) {
   for (int b = 0; b < f->n_blocks; b++)
     k = f->block_width[b] > k ? f->block_width[b] : k;
   return k;
+}
+
+/* Local. The target's column from the parameter, or -1 for none; SM_EINPUT when a named
+ * column is missing or numeric. */
+static int target_column(sm_ctx *ctx, const sm_flat *f, const sm_params *p,
+                         const char *default_target, const sm_schema *schema, int *col) {
+  const char *name = sm_params_str(p, "target");
+  int automatic = strcmp(name, "auto") == 0;
+  *col = -1;
+  if (automatic)
+    name = default_target;
+  if (!name || strcmp(name, "none") == 0)
+    return SM_OK;
+  int j = sm_schema_find(schema, name);
+  if (j >= 0 && j < f->n_cols && !f->cols[j].numeric && f->cols[j].block >= 0)
+    *col = j;
+  else if (!automatic)
+    return sm_fail(ctx, SM_EINPUT, "model.target: '%s' is not a categorical or boolean column",
+                   name);
+  return SM_OK;
+}
+
+int sm_tabddpm_target(sm_ctx *ctx, tabddpm_state *st, const sm_params *p,
+                      const char *default_target, const sm_table *rows) {
+  const sm_flat *f = &st->flat;
+  int col = -1;
+  SM_TRY(sm_agree(ctx, target_column(ctx, f, p, default_target, &rows->schema, &col)));
+  st->set.target_block = col >= 0 ? f->cols[col].block : -1;
+  if (col < 0)
+    return SM_OK;
+
+  /* this rank's counts from the encoded rows, then the sums over ranks */
+  int b = st->set.target_block, K = f->block_width[b];
+  st->class_count = sm_calloc(ctx, (size_t)K, sizeof(double));
+  float *row = sm_malloc(ctx, (size_t)f->width * sizeof(float));
+  int rc = sm_agree(ctx, st->class_count && row ? SM_OK : SM_ERR);
+  for (int64_t i = 0; rc == SM_OK && i < rows->n_rows; i++) {
+    sm_flat_encode(f, rows, i, 1, row);
+    for (int k = 0; k < K; k++)
+      st->class_count[k] += row[f->block_start[b] + k] > 0.5f ? 1.0 : 0.0;
+  }
+  free(row);
+  SM_TRY(rc);
+  SM_MPI_CHECK(ctx,
+               MPI_Allreduce(MPI_IN_PLACE, st->class_count, K, MPI_DOUBLE, MPI_SUM, ctx->comm));
+  return SM_OK;
+}
+
+int sm_tabddpm_draw_target(const tabddpm_state *st, double u) {
+  int K = st->flat.block_width[st->set.target_block];
+  double total = 0.0, cum = 0.0;
+  for (int k = 0; k < K; k++)
+    total += st->class_count[k];
+  for (int k = 0; k < K; k++) {
+    cum += st->class_count[k];
+    if (u * total < cum)
+      return k;
+  }
+  return K - 1;
 }
 
 /* Local. Encoded rows and the batch workspace. */
@@ -134,6 +209,8 @@ static void trainer_setup(sm_trainer *t, tabddpm_state *st, sm_adam *adam, tabdd
   t->model = tr;
   t->params = &st->net.params;
   t->adam = adam;
+  tr->adam = adam;
+  tr->total_steps = st->set.epochs * sm_batches_per_epoch(t->n_global, st->set.batch_size);
 }
 
 /* Collective. Networks, optimiser and the training loop. */
@@ -143,29 +220,33 @@ static int train(sm_ctx *ctx, tabddpm_state *st, const sm_table *rows, int64_t n
   sm_adam adam = {0};
   tabddpm_train tr = {.st = st};
   sm_tabddpm_layout(&st->net, &st->set, st->flat.width);
+  t.n_global = n_global;
   trainer_setup(&t, st, &adam, &tr);
   sm_trainer_reserve(&t, &st->net.params);
   int rc = sm_nn_params_alloc(ctx, &st->net.params);
   if (rc == SM_OK) {
-    sm_tabddpm_init(&st->net, st->set.seed);
+    int tb = st->set.target_block;
+    sm_tabddpm_init(&st->net, st->set.seed, tb >= 0 ? st->flat.block_start[tb] : 0,
+                    tb >= 0 ? st->flat.block_width[tb] : 0);
     rc = train_alloc(ctx, &tr, rows);
   }
   if (rc == SM_OK)
     rc = sm_adam_init(ctx, &adam, st->net.params.n, st->set.lr, 0.9, 0.999, 1e-8,
                       st->set.weight_decay, 1);
   rc = sm_agree(ctx, rc);
-  t.n_global = n_global;
   t.row_offset = rows->row_offset;
   t.n_local = rows->n_rows;
   if (rc == SM_OK) {
     sm_log(ctx, SM_LOG_INFO,
            "tabddpm: %lld rows encoded as %d numeric values and %d one-hot blocks (width %d), "
-           "T %d (%s), %zu parameters, batch %lld, %lld steps (%lld epochs) on %d ranks",
+           "T %d (%s), %zu parameters, batch %lld, %lld steps (%lld epochs) on %d ranks, "
+           "lr %g (%s), %s",
            (long long)n_global, st->flat.n_num, st->flat.n_blocks, st->flat.width,
            st->set.timesteps, st->set.schedule == TABDDPM_LINEAR ? "linear" : "cosine",
-           st->net.n_model, (long long)st->set.batch_size,
-           (long long)(st->set.epochs * sm_batches_per_epoch(n_global, st->set.batch_size)),
-           (long long)st->set.epochs, ctx->size);
+           st->net.n_model, (long long)st->set.batch_size, (long long)tr.total_steps,
+           (long long)st->set.epochs, ctx->size, st->set.lr,
+           st->set.lr_linear ? "linear decay" : "constant",
+           st->set.target_block >= 0 ? "conditioned on a class column" : "unconditional");
     rc = sm_trainer_run_into(ctx, &t, opt, &st->history);
   }
   sm_trainer_free(&t);
@@ -186,7 +267,8 @@ static int prepare(sm_ctx *ctx, const sm_model_spec *spec, const sm_table *rows,
   int64_t per_epoch = sm_batches_per_epoch(*n_global, st->set.batch_size);
   st->set.epochs = (st->set.steps + per_epoch - 1) / per_epoch;
   SM_TRY(sm_agree(ctx, sm_tabddpm_schedule(ctx, &st->sched, st->set.timesteps, st->set.schedule)));
-  return sm_flat_fit(ctx, &st->flat, rows, SM_FLAT_QUANTILE, st->set.n_quantiles);
+  SM_TRY(sm_flat_fit(ctx, &st->flat, rows, SM_FLAT_QUANTILE, st->set.n_quantiles));
+  return sm_tabddpm_target(ctx, st, &spec->params, spec->default_target, rows);
 }
 
 static int tabddpm_fit(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options *opt,
@@ -273,10 +355,14 @@ static void numeric_step(const sm_flat *f, float *x, const float *eps, double ab
   }
 }
 
-/* Row r's classes from step t to step s, given the denoiser's logits. */
-static void class_step(const sm_flat *f, sample_block *b, int r, float *x, const float *out,
+/* Row r's classes from step t to step s, given the denoiser's logits (the target's class
+ * stays as drawn). */
+static void class_step(const tabddpm_state *st, sample_block *b, int r, float *x, const float *out,
                        double ab_t, double ab_s) {
+  const sm_flat *f = &st->flat;
   for (int k = 0; k < f->n_blocks; k++) {
+    if (k == st->set.target_block)
+      continue;
     int start = f->block_start[k], K = f->block_width[k];
     int32_t *c = &b->cls[(size_t)r * f->n_blocks + k];
     double hi = -INFINITY, sum = 0.0;
@@ -298,7 +384,7 @@ static void run_block(const tabddpm_state *st, sample_block *b, uint64_t seed, i
   const sm_flat *f = &st->flat;
   int width = f->width, S = st->set.sample_steps, T = st->set.timesteps;
 
-  /* x_T: normal scores and uniform classes */
+  /* x_T: normal scores, uniform classes and the target's class from its marginal */
   for (int r = 0; r < BLOCK_ROWS; r++) {
     float *x = b->w.x + (size_t)r * width;
     sm_rng_init(&b->rng[r], seed, SM_STREAM_SAMPLE, (uint64_t)(first + r));
@@ -306,7 +392,9 @@ static void run_block(const tabddpm_state *st, sample_block *b, uint64_t seed, i
     for (int j = 0; j < f->n_num; j++)
       x[j] = (float)sm_rng_normal(&b->rng[r]);
     for (int k = 0; k < f->n_blocks; k++) {
-      int K = f->block_width[k], c = (int)(sm_rng_uniform(&b->rng[r]) * K);
+      int K = f->block_width[k];
+      double u = sm_rng_uniform(&b->rng[r]);
+      int c = k == st->set.target_block ? sm_tabddpm_draw_target(st, u) : (int)(u * K);
       c = c < K ? c : K - 1;
       b->cls[(size_t)r * f->n_blocks + k] = c;
       x[f->block_start[k] + c] = 1.0f;
@@ -325,7 +413,7 @@ static void run_block(const tabddpm_state *st, sample_block *b, uint64_t seed, i
       float *x = b->w.x + (size_t)r * width;
       const float *out = b->w.out + (size_t)r * width;
       numeric_step(f, x, out, ab_t, ab_s, &b->rng[r]);
-      class_step(f, b, r, x, out, ab_t, ab_s);
+      class_step(st, b, r, x, out, ab_t, ab_s);
     }
   }
 }

@@ -23,7 +23,9 @@ typedef struct tabddpm_settings {
   int64_t batch_size, steps, epochs; /* epochs = ceil(steps / steps per epoch) */
   int sample_steps;                  /* reverse steps when sampling (<= T) */
   int n_quantiles;                   /* 0: max(min(N / 30, 1000), 10) */
+  int lr_linear;                     /* 1: lr decays linearly to 0 over the steps */
   uint64_t seed;
+  int target_block; /* the flat block of the class column conditioned on, or -1 */
 } tabddpm_settings;
 
 /* The noise schedule: alpha_t = 1 - beta_t, alpha_bar_t = prod_{s <= t} alpha_s. */
@@ -48,7 +50,8 @@ typedef struct tabddpm_state {
   sm_flat flat;
   tabddpm_schedule_table sched;
   tabddpm_net net;
-  double *history; /* (epochs, 2) */
+  double *history;     /* (epochs, 2) */
+  double *class_count; /* (classes of the target block) training counts, when conditioned */
 } tabddpm_state;
 
 /* Activations of up to cap rows. */
@@ -61,6 +64,13 @@ typedef struct tabddpm_work {
 } tabddpm_work;
 
 int sm_tabddpm_settings(sm_ctx *ctx, const sm_params *p, tabddpm_settings *s);
+/* Collective. The block conditioned on (st->set.target_block) from the "target" parameter
+ * (auto: default_target when it names a discrete column) and its class counts over all
+ * ranks' rows (st->class_count); the flat encoding must be fitted. */
+int sm_tabddpm_target(sm_ctx *ctx, tabddpm_state *st, const sm_params *p,
+                      const char *default_target, const sm_table *rows);
+/* A class drawn from the training marginal of the target block with the uniform u. */
+int sm_tabddpm_draw_target(const tabddpm_state *st, double u);
 /* Local. beta and alpha_bar for T steps: linear (beta from 1e-4 to 0.02, both scaled by
  * 1000 / T) or cosine (Nichol and Dhariwal: alpha_bar(t) = f(t + 1) / f(0),
  * f(t) = cos^2((t / T + 0.008) / 1.008 pi / 2), beta clipped at 0.999). */
@@ -68,7 +78,9 @@ int sm_tabddpm_schedule(sm_ctx *ctx, tabddpm_schedule_table *s, int T, tabddpm_s
 void sm_tabddpm_schedule_free(tabddpm_schedule_table *s);
 
 void sm_tabddpm_layout(tabddpm_net *net, const tabddpm_settings *s, int width);
-void sm_tabddpm_init(tabddpm_net *net, uint64_t seed);
+/* Every layer as PyTorch initialises it; with a target block (start, K; K 0 for none), the
+ * input projection's rows for it are the class embedding, N(0, 1) as nn.Embedding's. */
+void sm_tabddpm_init(tabddpm_net *net, uint64_t seed, int target_start, int target_k);
 void sm_tabddpm_free(void *state);
 int sm_tabddpm_work_alloc(sm_ctx *ctx, tabddpm_work *w, const tabddpm_net *net, int cap);
 void sm_tabddpm_work_free(tabddpm_work *w);
@@ -100,6 +112,8 @@ typedef struct tabddpm_train {
   float *eps;       /* (cap, n_num) the Gaussian noise */
   int32_t *x0, *xt; /* (cap, n_blocks) classes of x_0 and x_t */
   double *scratch;  /* (4 widest block) */
+  sm_adam *adam;    /* its lr follows the schedule */
+  int64_t total_steps;
 } tabddpm_train;
 int sm_tabddpm_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
                      int64_t epoch, double *loss);

@@ -1,6 +1,8 @@
 /* TabDDPM: the fitted state in an HDF5 group (settings as attributes, the denoiser's
- * parameters as float64, the loss history, and the flat encoding in "encoding"; the schedule
- * is recomputed from the settings). */
+ * parameters as float64, the loss history, the target's class counts when conditioned, and
+ * the flat encoding in "encoding"; the schedule is recomputed from the settings). Files
+ * without target_block or lr_schedule (written before conditioning) load as unconditional
+ * models with a constant learning rate. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,8 @@ static int write_settings(sm_ctx *ctx, hid_t g, const tabddpm_settings *s) {
   SM_TRY(sm_h5_attr_i64(ctx, g, "epochs", s->epochs));
   SM_TRY(sm_h5_attr_i64(ctx, g, "sample_steps", s->sample_steps));
   SM_TRY(sm_h5_attr_i64(ctx, g, "n_quantiles", s->n_quantiles));
+  SM_TRY(sm_h5_attr_str(ctx, g, "lr_schedule", s->lr_linear ? "linear" : "constant"));
+  SM_TRY(sm_h5_attr_i64(ctx, g, "target_block", s->target_block));
   return sm_h5_attr_i64(ctx, g, "seed", (int64_t)s->seed);
 }
 
@@ -43,6 +47,9 @@ int sm_tabddpm_save(sm_ctx *ctx, const void *state, int64_t group) {
     rc = sm_h5_write_f64(ctx, g, "parameters", values, (int64_t)n);
   if (rc == SM_OK)
     rc = sm_h5_write_f64(ctx, g, "loss_history", st->history, st->set.epochs * TABDDPM_N_LOSSES);
+  int tb = st->set.target_block;
+  if (rc == SM_OK && tb >= 0)
+    rc = sm_h5_write_f64(ctx, g, "class_counts", st->class_count, st->flat.block_width[tb]);
   free(values);
   SM_TRY(sm_agree(ctx, rc));
   hid_t enc = H5Gcreate2(g, "encoding", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -78,6 +85,20 @@ static int read_settings(sm_ctx *ctx, hid_t g, tabddpm_settings *s) {
   s->seed = (uint64_t)v;
   SM_TRY(sm_h5_get_attr_f64(ctx, g, "lr", &s->lr));
   SM_TRY(sm_h5_get_attr_f64(ctx, g, "weight_decay", &s->weight_decay));
+  htri_t has_target = H5Aexists(g, "target_block"), has_lr = H5Aexists(g, "lr_schedule");
+  SM_H5_CHECK(ctx, has_target);
+  SM_H5_CHECK(ctx, has_lr);
+  s->target_block = -1;
+  if (has_target > 0) {
+    SM_TRY(get_int(ctx, g, "target_block", -1, 1000000000, &v));
+    s->target_block = (int)v;
+  }
+  s->lr_linear = 0;
+  if (has_lr > 0) {
+    SM_TRY(sm_h5_get_attr_str(ctx, g, "lr_schedule", &text));
+    s->lr_linear = strcmp(text, "linear") == 0;
+    free(text);
+  }
   SM_TRY(sm_h5_get_attr_str(ctx, g, "schedule", &text));
   s->schedule = strcmp(text, "linear") == 0 ? TABDDPM_LINEAR : TABDDPM_COSINE;
   free(text);
@@ -90,6 +111,27 @@ static int read_settings(sm_ctx *ctx, hid_t g, tabddpm_settings *s) {
     return sm_fail(ctx, SM_EINPUT, "tabddpm model: bad hidden_dims");
   s->n_hidden = n;
   memcpy(s->hidden, hidden, (size_t)n * sizeof(int));
+  return SM_OK;
+}
+
+/* Local. The target block must be a discrete block of the encoding, with one
+ * non-negative count per class and a positive total. */
+static int load_target(sm_ctx *ctx, hid_t g, tabddpm_state *st) {
+  int tb = st->set.target_block;
+  if (tb < 0)
+    return SM_OK;
+  if (tb >= st->flat.n_blocks || st->flat.cols[st->flat.block_column[tb]].numeric)
+    return sm_fail(ctx, SM_EINPUT, "tabddpm model: bad target_block %d", tb);
+  int K = st->flat.block_width[tb];
+  SM_TRY(sm_h5_read_f64_n(ctx, g, "class_counts", K, &st->class_count));
+  double total = 0.0;
+  for (int k = 0; k < K; k++) {
+    if (!(st->class_count[k] >= 0.0))
+      return sm_fail(ctx, SM_EINPUT, "tabddpm model: bad class_counts");
+    total += st->class_count[k];
+  }
+  if (!(total > 0.0))
+    return sm_fail(ctx, SM_EINPUT, "tabddpm model: class_counts sum to 0");
   return SM_OK;
 }
 
@@ -114,6 +156,8 @@ static int load_into(sm_ctx *ctx, hid_t g, tabddpm_state *st) {
     rc = sm_h5_read_floats(ctx, g, "parameters", st->net.params.value, st->net.n_model);
   if (rc == SM_OK)
     rc = sm_h5_read_f64_n(ctx, g, "loss_history", st->set.epochs * TABDDPM_N_LOSSES, &st->history);
+  if (rc == SM_OK)
+    rc = load_target(ctx, g, st);
   return sm_agree(ctx, rc);
 }
 

@@ -3,8 +3,9 @@
  *
  * Per row: t uniform on [0, T); the numeric part x_t = sqrt(ab_t) x_0 + sqrt(1 - ab_t) eps;
  * each block's class x_t ~ Cat(ab_t x_0 + (1 - ab_t) / K). The denoiser sees x_t (classes as
- * one-hots) and t. Loss per row = mean over numeric values of (eps_hat - eps)^2 plus the mean
- * over blocks of KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t, x0_hat)). Categorical
+ * one-hots) and t; the target block, when the model is conditioned on one, holds x_0's class
+ * undiffused. Loss per row = mean over numeric values of (eps_hat - eps)^2 plus the mean
+ * over the other blocks of KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t, x0_hat)). Categorical
  * arithmetic is in float64 log space, so many binary columns cannot produce NaN.
  */
 #include <math.h>
@@ -62,8 +63,16 @@ void sm_tabddpm_layout(tabddpm_net *net, const tabddpm_settings *s, int width) {
   net->n_model = net->params.n;
 }
 
-void sm_tabddpm_init(tabddpm_net *net, uint64_t seed) {
+void sm_tabddpm_init(tabddpm_net *net, uint64_t seed, int target_start, int target_k) {
   sm_linear_init_default(&net->proj, &net->params, seed);
+
+  /* the class embedding: rows target_start .. + K of W (in, out), one stream per value */
+  size_t first = net->proj.w + (size_t)target_start * net->dim_t;
+  for (size_t i = 0; i < (size_t)target_k * net->dim_t; i++) {
+    sm_rng rng;
+    sm_rng_init(&rng, seed, SM_STREAM_NN_INIT, first + i);
+    net->params.value[first + i] = (float)sm_rng_normal(&rng);
+  }
   sm_linear_init_default(&net->time1, &net->params, seed);
   sm_linear_init_default(&net->time2, &net->params, seed);
   sm_mlp_init(&net->mlp, &net->params, seed);
@@ -252,15 +261,15 @@ static void noise_row(tabddpm_train *tr, int r, int64_t g, uint64_t seed) {
     x[j] = (float)(sqrt(ab) * x0[j] + sqrt(1.0 - ab) * e);
   }
 
-  /* each block: x_t drawn from ab x_0 + (1 - ab) / K by inverse CDF */
+  /* each block: x_t drawn from ab x_0 + (1 - ab) / K by inverse CDF; the target stays x_0 */
   memset(x + f->n_num, 0, (size_t)(width - f->n_num) * sizeof(float));
   for (int b = 0; b < f->n_blocks; b++) {
     int start = f->block_start[b], K = f->block_width[b], c0 = 0;
     for (int k = 1; k < K; k++)
       c0 = x0[start + k] > x0[start + c0] ? k : c0;
     double u = sm_rng_uniform(&rng), cum = 0.0;
-    int ct = K - 1;
-    for (int k = 0; k < K; k++) {
+    int ct = b == st->set.target_block ? c0 : K - 1;
+    for (int k = 0; k < K && b != st->set.target_block; k++) {
       cum += (k == c0 ? ab : 0.0) + (1.0 - ab) / K;
       if (u < cum) {
         ct = k;
@@ -289,15 +298,20 @@ static void row_loss(tabddpm_train *tr, int r, double *loss) {
     d[j] = 2.0f * e / (float)f->n_num;
   }
   double ab_t = st->sched.alpha_bar[t], ab_s = t > 0 ? st->sched.alpha_bar[t - 1] : 1.0;
-  float scale = f->n_blocks > 0 ? 1.0f / (float)f->n_blocks : 0.0f;
+  int n_diffused = f->n_blocks - (st->set.target_block >= 0 ? 1 : 0);
+  float scale = n_diffused > 0 ? 1.0f / (float)n_diffused : 0.0f;
   for (int b = 0; b < f->n_blocks; b++) {
     int start = f->block_start[b], K = f->block_width[b];
+    if (b == st->set.target_block) {
+      memset(d + start, 0, (size_t)K * sizeof(float));
+      continue;
+    }
     multi += sm_tabddpm_multinomial_loss(d + start, tr->scratch, out + start, K,
                                          tr->x0[(size_t)r * f->n_blocks + b],
                                          tr->xt[(size_t)r * f->n_blocks + b], ab_t, ab_s, scale);
   }
   loss[0] += f->n_num > 0 ? gauss / f->n_num : 0.0;
-  loss[1] += f->n_blocks > 0 ? multi / f->n_blocks : 0.0;
+  loss[1] += n_diffused > 0 ? multi / n_diffused : 0.0;
 }
 
 int sm_tabddpm_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, int64_t global_rows,
@@ -305,6 +319,12 @@ int sm_tabddpm_batch(sm_ctx *ctx, void *model, const int64_t *rows, int64_t m, i
   tabddpm_train *tr = model;
   tabddpm_state *st = tr->st;
   (void)global_rows;
+
+  /* the learning rate of this step (every rank takes it, with or without rows) */
+  if (tr->adam) {
+    double left = tr->total_steps > 0 ? 1.0 - (double)tr->adam->step / (double)tr->total_steps : 1;
+    tr->adam->lr = st->set.lr * (st->set.lr_linear ? left : 1.0);
+  }
   if (m == 0)
     return SM_OK;
   if (m > tr->work.cap)

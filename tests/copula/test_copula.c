@@ -220,7 +220,7 @@ static double reference_correlation(const sm_table *t, int a, int b) {
 static void *fit_blocks(sm_ctx *ctx, const sm_table *full, const sm_params *p) {
   sm_table part;
   CHECK(test_table_block(ctx, full, &part) == SM_OK);
-  sm_model_spec spec = {"gaussian_copula", *p};
+  sm_model_spec spec = {.kind = "gaussian_copula", .params = *p};
   void *state = NULL;
   int rc = ops()->fit(ctx, &spec, NULL, &part, &state);
   if (rc != SM_OK)
@@ -369,7 +369,7 @@ static void check_degenerate(sm_ctx *ctx, const sm_params *p) {
     t.values[2][r] = g % 10 == 3 ? NAN : (double)(g * 7 % 10);
     t.values[3][r] = 1;
   }
-  sm_model_spec spec = {"gaussian_copula", *p};
+  sm_model_spec spec = {.kind = "gaussian_copula", .params = *p};
   void *state = NULL;
   CHECK(ops()->fit(ctx, &spec, NULL, &t, &state) == SM_OK);
 
