@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # TabDDPM with fewer reverse steps: one fitted model (MODEL, else a fit of the experiment
 # with its defaults, or FIT_STEPS steps) releases ROWS rows with sample_steps in
-# SAMPLE_STEPS, each copy of the model file given its sample_steps by bench/h5_set_attr.
+# SAMPLE_STEPS ('synthmpi sample --set model.sample_steps=S').
 # Prints, per count, the rows per second of 'synthmpi sample' (start-up, loading the model,
 # generating and writing the release) and of generation alone (the release writer's "making
 # rows" time, the slowest rank's), then the overall fidelity against the training rows and
@@ -20,9 +20,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 rows=${ROWS:-32561}
 ranks=${RANKS:-2}
 counts=${SAMPLE_STEPS:-100 50 20 10}
-set_attr=${H5_SET_ATTR:-$(dirname "$bin")/bench/h5_set_attr}
 bench_preflight
-[ -x "$set_attr" ] || bench_die "no $set_attr: build the bench helpers (make -C build h5_set_attr)"
 work="$bench_dir/tabddpm_sampling"
 logs="$bench_dir/logs"
 rm -rf "$work"
@@ -46,11 +44,8 @@ printf '\n%12s %10s %12s %14s %10s %10s\n' sample_steps seconds rows_per_s gener
 for s in $counts; do
   out="$work/s$s" log="$logs/tabddpm_sampling-s$s.log"
   mkdir -p "$out"
-  cp "$model" "$out/model.h5"
-  "$set_attr" "$out/model.h5" /model sample_steps "$s" ||
-    bench_die "could not set sample_steps $s (it must be at most the model's timesteps)"
-  t=$(timed_mpi "$ranks" "$log" sample "$experiment" --model "$out/model.h5" \
-    --set runtime.output_dir="$out" --set sampling.output=release.h5 \
+  t=$(timed_mpi "$ranks" "$log" sample "$experiment" --model "$model" \
+    --set model.sample_steps="$s" --set runtime.output_dir="$out" --set sampling.output=release.h5 \
     --set sampling.rows="$rows" --set sampling.overwrite=true)
   [ -e "$out/release.h5" ] || bench_die "sample with $s steps wrote no release (log: $log)"
 
@@ -68,7 +63,7 @@ print(f"{sys.argv[2]:>12} {float(sys.argv[3]):10.2f} {float(sys.argv[4]):12.0f} 
       f"{float(sys.argv[5]):14.0f} {ev['vs_training']['overall']:10.4f} "
       f"{float('nan') if f1 is None else f1:10.4f}")
 PY
-  rm -f "$out/release.h5" "$out/model.h5"
+  rm -f "$out/release.h5"
 done
 echo "(seconds and rows_per_s: the whole 'synthmpi sample' command; generate_rows_s: rows"
 echo " over the slowest rank's generation time; fidelity: overall against the training rows;"

@@ -3,6 +3,7 @@
 
 #include "cli/cli.h"
 #include "genome/genome_internal.h"
+#include "models/models.h"
 #include "synthmpi/release.h"
 
 int sm_cmd_sample(sm_ctx *ctx, const sm_cli_args *args) {
@@ -20,6 +21,10 @@ int sm_cmd_sample(sm_ctx *ctx, const sm_cli_args *args) {
   int rc = sm_model_load(ctx, path, &m);
   if (rc == SM_OK && e.sampling.rows == 0)
     rc = sm_fail(ctx, SM_EINPUT, "sampling.rows must be set when sampling from a saved model");
+
+  /* sampling-time settings of the experiment's model section (TabDDPM's sample_steps) */
+  if (rc == SM_OK)
+    sm_model_sampling_settings(&m, &e.model);
   if (rc == SM_OK)
     rc = sm_cli_sample(ctx, &e, &m, 0);
 

@@ -29,15 +29,27 @@ typedef struct sm_model_hooks {
    * they have the category. SM_EINPUT when the model cannot fix it. */
   int (*sample_given)(sm_ctx *ctx, const void *state, uint64_t seed, int64_t row0, int col,
                       int code, sm_table *out);
+
+  /* Local. Takes the sampling-time settings of an experiment's model section (the same
+   * kind) into a loaded model, where they differ from what was saved; a setting left at
+   * its default keeps the saved value. */
+  void (*sampling_settings)(void *state, const sm_params *p);
 } sm_model_hooks;
 
 /* The hooks of the model with these operations, or NULL when it has none. */
 const sm_model_hooks *sm_model_find_hooks(const sm_model_ops *ops);
+
+/* Local. The sampling-time settings of spec (an experiment's model section) taken into the
+ * loaded model m when spec names m's kind and the model has such settings. */
+void sm_model_sampling_settings(sm_model *m, const sm_model_spec *spec);
 
 /* CTGAN's hooks (ctgan_sample.c): its conditional vector holds every categorical and boolean
  * column. */
 double sm_ctgan_given_count(const void *state, int col, int code);
 int sm_ctgan_sample_given(sm_ctx *ctx, const void *state, uint64_t seed, int64_t row0, int col,
                           int code, sm_table *out);
+
+/* TabDDPM's hook (tabddpm.c): model.sample_steps, when set, replaces the saved count. */
+void sm_tabddpm_sampling_settings(void *state, const sm_params *p);
 
 #endif

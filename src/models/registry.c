@@ -13,7 +13,8 @@ static const sm_model_ops *const registry[] = {
 
 /* The optional hooks, by model. */
 static const sm_model_hooks hooks[] = {
-    {&sm_model_ctgan, sm_ctgan_given_count, sm_ctgan_sample_given},
+    {&sm_model_ctgan, sm_ctgan_given_count, sm_ctgan_sample_given, NULL},
+    {&sm_model_tabddpm, NULL, NULL, sm_tabddpm_sampling_settings},
 };
 
 const sm_model_ops *const *sm_model_list(void) {
@@ -32,6 +33,13 @@ const sm_model_hooks *sm_model_find_hooks(const sm_model_ops *ops) {
     if (ops && hooks[i].ops == ops)
       return &hooks[i];
   return NULL;
+}
+
+void sm_model_sampling_settings(sm_model *m, const sm_model_spec *spec) {
+  const sm_model_hooks *h = sm_model_find_hooks(m->ops);
+  if (!h || !h->sampling_settings || !spec->kind || strcmp(spec->kind, m->ops->kind) != 0)
+    return;
+  h->sampling_settings(m->state, &spec->params);
 }
 
 void sm_model_free(sm_model *m) {

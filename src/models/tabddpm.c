@@ -87,6 +87,13 @@ int sm_tabddpm_settings(sm_ctx *ctx, const sm_params *p, tabddpm_settings *s) {
   return SM_OK;
 }
 
+void sm_tabddpm_sampling_settings(void *state, const sm_params *p) {
+  tabddpm_state *st = state;
+  int steps = (int)sm_params_num(p, "sample_steps");
+  if (steps > 0)
+    st->set.sample_steps = steps < st->set.timesteps ? steps : st->set.timesteps;
+}
+
 void sm_tabddpm_free(void *state) {
   tabddpm_state *st = state;
   if (!st)
