@@ -322,6 +322,12 @@ double sm_ctgan_dp_sensitivity(int pac);
 /* Collective. Sample, shuffle, exchange, fake and interpolated packs, and the critic's
  * forward passes of this rank's packs. */
 int sm_ctgan_dp_prepare(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph);
+/* Collective. The same from the sample already in tr->drawn[0 .. n_drawn) (every rank
+ * holds the same, in key order): what follows drawing in sm_ctgan_dp_prepare. */
+int sm_ctgan_dp_prepare_drawn(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph);
+/* The seed of the critic's pass k (real, fake, interpolated) of a pac-1 step: its dropout
+ * masks come from (this seed, NN_DROPOUT, the row's stream) per layer. */
+uint64_t sm_ctgan_dp_pass_seed(uint64_t seed, int k);
 /* Local. grad[0 .. n_dis) = the sum over this rank's packs of each pack's gradient (loss
  * score(fake) - score(real) + lambda (|grad score(x^)| - 1)^2) clipped to L2 norm clip;
  * loss[0] and loss[1] get the packs' critic and penalty sums. */

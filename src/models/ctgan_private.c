@@ -221,6 +221,10 @@ static void keyed_partners(ctgan_train *tr, uint64_t seed, int64_t first, int ro
 /* The activations of pack q of a as a view of one pack. */
 static ctgan_dis_acts pack_view(const ctgan_dis_acts *a, const ctgan_dis *d, int q);
 
+uint64_t sm_ctgan_dp_pass_seed(uint64_t seed, int k) {
+  return seed ^ sm_hash64(0x70617373ULL + (uint64_t)k);
+}
+
 /* Interpolates with weights from (seed, FIT, id) and the critic's three passes with
  * dropout masks from the row's stream (pass k's seed salted by k), row by row. */
 static void keyed_critic_passes(ctgan_train *tr, uint64_t seed, int64_t first, int rows) {
@@ -236,8 +240,8 @@ static void keyed_critic_passes(ctgan_train *tr, uint64_t seed, int64_t first, i
       tr->pack[2][o + k] = a * tr->pack[0][o + k] + (1.0f - a) * tr->pack[1][o + k];
     for (int k = 0; k < 3; k++) {
       ctgan_dis_acts v = pack_view(&tr->da[k], d, r);
-      sm_ctgan_dis_forward(&v, tr->pack[k] + o, d, &tr->view, 1,
-                           seed ^ sm_hash64(0x70617373ULL + (uint64_t)k), id);
+      sm_ctgan_dis_forward(&v, tr->pack[k] + o, d, &tr->view, 1, sm_ctgan_dp_pass_seed(seed, k),
+                           id);
     }
   }
 }
@@ -271,11 +275,15 @@ static int prepare_keyed(sm_ctx *ctx, ctgan_train *tr, uint64_t seed) {
 }
 
 int sm_ctgan_dp_prepare(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph) {
+  SM_TRY(draw_sample(ctx, tr, mechanism_step(tr, g, ph)));
+  return sm_ctgan_dp_prepare_drawn(ctx, tr, g, ph);
+}
+
+int sm_ctgan_dp_prepare_drawn(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph) {
   ctgan_state *st = tr->st;
   ctgan_net *net = &st->net;
   int pac = st->set.pac;
   uint64_t seed = sm_ctgan_phase_seed(&st->set, g, ph);
-  SM_TRY(draw_sample(ctx, tr, mechanism_step(tr, g, ph)));
   if (pac == 1)
     return prepare_keyed(ctx, tr, seed);
 

@@ -3,9 +3,9 @@
  * difference times the expected number of packs q N / pac is the noise alone. Its
  * coordinates must have mean 0 and standard deviation sigma S C, S the sensitivity of the
  * clipped sum in units of C: 1 for packs of one row (pac 1, each fake row keyed by its real
- * row), 3 for pac 10 (see ctgan_private.c); both are measured. Noise added on every rank instead of once would
- * show sqrt(ranks) times that. The draws come from the secure generator (not reproducible
- * mode); the subtraction needs no repeated draw, since the sample is drawn once. */
+ * row), 3 for pac 10 (see ctgan_private.c); both are measured. Noise added on every rank instead of
+ * once would show sqrt(ranks) times that. The draws come from the secure generator (not
+ * reproducible mode); the subtraction needs no repeated draw, since the sample is drawn once. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +23,10 @@ static const char *overrides[] = {"model.pac=10",
                                   "model.generator_dims=32",
                                   "model.discriminator_dims=64",
                                   "model.batch_size=3000",
-                                        "model.epochs=1",
-                                        "privacy.noise_multiplier=1.3",
-                                        "privacy.max_grad_norm=0.7",
-                                        "privacy.epsilon=100"};
+                                  "model.epochs=1",
+                                  "privacy.noise_multiplier=1.3",
+                                  "privacy.max_grad_norm=0.7",
+                                  "privacy.epsilon=100"};
 #define N_OVERRIDES ((int)(sizeof overrides / sizeof overrides[0]))
 
 /* Collective. The noise of one critic step into noise (n_dis): the step's clipped sum
