@@ -5,24 +5,31 @@
  * with probability q (keyed like the TVAE's DP-SGD, trainer_dp.c), the sampled rows of all
  * ranks are put in the order of secure uniform keys (a uniform shuffle, the same at any
  * rank count in reproducible mode) and cut into packs of pac, the remainder of fewer than
- * pac rows dropped. Real pack k is paired with fake pack k; each pack's gradient of
- * score(fake) - score(real) + lambda (|grad score(x^)| - 1)^2 is clipped to norm C on its
- * own, the clipped gradients are summed over the rank's packs, noise of std sigma 3C is
- * added once (rank 0) before the sum over ranks, and the total is divided by the expected
- * number of packs q N / pac before Adam.
+ * pac rows dropped. Each pack's gradient of score(fake) - score(real) +
+ * lambda (|grad score(x^)| - 1)^2 is clipped to norm C on its own, the clipped gradients
+ * are summed over the rank's packs, noise of std sigma S C is added once (rank 0) before
+ * the sum over ranks, and the total is divided by the expected number of packs q N / pac
+ * before Adam.
  *
- * Why 3C: adding a row to the data set, under a uniform shuffle, amounts to the row taking
- * one place and the row it displaces moving to the end, so one pack changes its contents
- * (its clipped gradient moves by at most 2C) and the end can complete one more pack (at
- * most C more): the clipped sum moves by at most 3C in L2. This needs each pack's gradient
- * to depend on its own real rows alone: its fake rows come from fixed chunks of positions
- * with their own batch statistics (sm_ctgan_generate_chunked), and its dropout masks and
- * interpolation weight are keyed by its index, never by the step's number of packs.
+ * pac 1, S = 1: each sampled row is its own pack, and its fake partner is keyed by the row's
+ * own secure key, not its position: the partner's noise, Gumbel noise, interpolation
+ * weight and dropout masks come from streams indexed by the key's top 53 bits. The
+ * partner's conditional vector is the real row's (a column drawn from the row's key, the
+ * row's own category in it). The generator normalises the partners with the statistics of
+ * a reference chunk of batch_size rows keyed by the update alone (sm_ctgan_gen_forward_ref).
+ * So a row's clipped gradient depends on the row, its key and the update only, and adding
+ * or removing a row adds or removes exactly one term of the sum: sensitivity C.
  *
- * Conditional vectors: a fake row gets a uniformly drawn discrete column and a uniformly
- * drawn category of it (no frequencies from the data); the real row at the same position
- * carries the same column with its own category, as a real row in CTGAN always matches its
- * conditional vector. */
+ * pac > 1, S = 3: real pack k is paired with fake pack k. Adding a row to the data set,
+ * under a uniform shuffle, amounts to the row taking one place and the row it displaces
+ * moving to the end, so one pack changes its contents (its clipped gradient moves by at
+ * most 2C) and the end can complete one more pack (at most C more): the clipped sum moves
+ * by at most 3C in L2. This needs each pack's gradient to depend on its own real rows
+ * alone: its fake rows come from fixed chunks of positions with their own batch statistics
+ * (sm_ctgan_generate_chunked), and its dropout masks and interpolation weight are keyed by
+ * its index, never by the step's number of packs. A fake row gets a uniformly drawn
+ * discrete column and a uniformly drawn category of it (no frequencies from the data); the
+ * real row at the same position carries the same column with its own category. */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
