@@ -290,7 +290,8 @@ static int prepare(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options 
 }
 
 /* The trainer's settings for this model. A private run's mechanism is the critic's DP-SGD,
- * d_steps updates per step with the sensitivity 3C of packed gradients (ctgan_private.c). */
+ * d_steps updates per step with the sensitivity of packed gradients (C for pac 1, else 3C;
+ * ctgan_private.c). */
 static void trainer_setup(sm_trainer *t, ctgan_state *st, sm_adam *adam) {
   t->kind = "ctgan";
   t->n_losses = CTGAN_N_LOSSES;
@@ -304,7 +305,7 @@ static void trainer_setup(sm_trainer *t, ctgan_state *st, sm_adam *adam) {
   t->batch = sm_ctgan_batch;
   t->dp_in_model = 1;
   t->dp_per_step = st->set.d_steps;
-  t->dp_sensitivity = 3.0;
+  t->dp_sensitivity = sm_ctgan_dp_sensitivity(st->set.pac);
   t->params = &st->net.params;
   t->adam = adam;
   t->reduce_from = st->net.g_first; /* the discriminator is reduced and updated in the step */

@@ -20,6 +20,7 @@
 #define CTGAN_DROPOUT 0.5f
 #define CTGAN_TAU 0.2f             /* Gumbel-softmax temperature */
 #define CTGAN_FREQUENCY_ROWS 20000 /* rows a private fit generates for its sampling tables */
+#define CTGAN_GUMBEL_SALT 0x47756d62656cULL /* seed salt of Gumbel noise keyed by row streams */
 
 /* The settings of a fit (the model parameters), as saved with the model. */
 typedef struct ctgan_settings {
@@ -147,6 +148,11 @@ int sm_ctgan_gen_forward(sm_ctx *ctx, ctgan_gen_acts *a, ctgan_gen *g, const sm_
 int sm_ctgan_gen_backward(sm_ctx *ctx, sm_nn_params *p, float *draw, const ctgan_gen_acts *a,
                           const ctgan_gen *g, int rows, int64_t global_rows, float *work);
 /* Floats of sm_ctgan_gen_backward's work for `rows` rows. */
+/* Local. The generator's forward of the rows in f (rows) alongside reference rows in d
+ * (ref_rows): every batch normalisation of both uses the reference rows' statistics, so
+ * each row of f depends on its own input and the reference alone. f->raw gets the output. */
+void sm_ctgan_gen_forward_ref(ctgan_gen_acts *f, int rows, ctgan_gen_acts *d, int ref_rows,
+                              const ctgan_gen *g, const sm_nn_params *p);
 size_t sm_ctgan_gen_work(const ctgan_gen *g, int rows);
 
 /* ---- discriminator (ctgan_dis.c) --------------------------------------------------- */
@@ -218,6 +224,7 @@ typedef struct ctgan_train {
   int *src;                        /* (room) rank holding each real position's row */
   int64_t *local;                  /* (room) that row's local index (on the holder) */
   int64_t *slot_of;                /* (room) the position whose conditions it shares */
+  int64_t *row_id;                 /* (room) a private pac-1 step: each real row's stream */
   int *counts, *displs;            /* (4 size) send counts and displacements, then receive */
 
   /* activations and scratch; one block carved into these views */
@@ -286,6 +293,12 @@ int sm_ctgan_generate(sm_ctx *ctx, ctgan_train *tr, uint64_t seed, int rows);
  * row depends on its chunk's data-independent inputs only, not on how many packs the
  * step's Poisson sample filled, nor on the rank count. */
 void sm_ctgan_generate_chunked(ctgan_train *tr, uint64_t seed, int rows);
+/* Local. Output activations of ga->raw into act (rows of positions first ..): tanh on
+ * scalar spans, Gumbel-softmax (tau 0.2) on one-hot spans. The Gumbel noise of position i
+ * comes from (seed, NN_NOISE, gumbel_offset + i), or with ids from
+ * (seed ^ CTGAN_GUMBEL_SALT, NN_NOISE, ids[i]). */
+void sm_ctgan_activate(ctgan_train *tr, const ctgan_gen_acts *ga, float *act, uint64_t seed,
+                       int64_t first, int rows, const int64_t *ids);
 /* Pack rows: pack row r of dst = [rows[r], one-hot of (col, cat) of position pos(r)]. */
 void sm_ctgan_fill_packs(ctgan_train *tr, float *dst, const float *rows, int n, int64_t first,
                          const int64_t *perm_of);
@@ -299,12 +312,22 @@ void sm_ctgan_critic_update(ctgan_train *tr, int ph);
 
 /* DP-SGD for the critic (ctgan_private.c). A private critic step, mechanism step
  * c = g d_steps + ph: a Poisson sample of global rows (rate q), shuffled by secure keys,
- * cut into packs of pac with the remainder dropped; each real pack paired with a fake one;
- * each pack's gradient clipped to C; noise of std sigma 3C added once; divided by the
- * expected packs q N / pac. */
+ * cut into packs of pac with the remainder dropped; each real pack paired with a fake one
+ * (pac 1: a fake row keyed by the real row's own key, with its conditional vector); each
+ * pack's gradient clipped to C; noise of std sigma S C added once (S from
+ * sm_ctgan_dp_sensitivity); divided by the expected packs q N / pac. */
+/* The clipped sum's L2 sensitivity in units of C for packs of pac rows: 1 for pac 1 (one
+ * row, one term of the sum), 3 otherwise (ctgan_private.c). */
+double sm_ctgan_dp_sensitivity(int pac);
 /* Collective. Sample, shuffle, exchange, fake and interpolated packs, and the critic's
  * forward passes of this rank's packs. */
 int sm_ctgan_dp_prepare(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph);
+/* Collective. The same from the sample already in tr->drawn[0 .. n_drawn) (every rank
+ * holds the same, in key order): what follows drawing in sm_ctgan_dp_prepare. */
+int sm_ctgan_dp_prepare_drawn(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph);
+/* The seed of the critic's pass k (real, fake, interpolated) of a pac-1 step: its dropout
+ * masks come from (this seed, NN_DROPOUT, the row's stream) per layer. */
+uint64_t sm_ctgan_dp_pass_seed(uint64_t seed, int k);
 /* Local. grad[0 .. n_dis) = the sum over this rank's packs of each pack's gradient (loss
  * score(fake) - score(real) + lambda (|grad score(x^)| - 1)^2) clipped to L2 norm clip;
  * loss[0] and loss[1] get the packs' critic and penalty sums. */

@@ -41,45 +41,64 @@ size_t sm_ctgan_gen_work(const ctgan_gen *g, int rows) {
   return 2 * (size_t)rows * ((size_t)g->widths[g->n_res] + (size_t)widest_block(g));
 }
 
-/* Batch normalisation with the statistics of these rows alone (biased variance, as
- * PyTorch normalises in training mode). */
-static void local_batchnorm(float *y, const float *x, const sm_batchnorm *bn, const sm_nn_params *p,
-                            int rows) {
+/* Batch normalisation of x (rows, features) with the statistics of ref (ref_rows, features)
+ * (biased variance, as PyTorch normalises in training mode); ref = x normalises rows by
+ * their own statistics. */
+static void reference_batchnorm(float *y, const float *x, int rows, const float *ref, int ref_rows,
+                                const sm_batchnorm *bn, const sm_nn_params *p) {
   int f = bn->features;
   for (int j = 0; j < f; j++) {
     double sum = 0.0, sq = 0.0;
-    for (int r = 0; r < rows; r++)
-      sum += x[(size_t)r * f + j];
-    double mean = rows > 0 ? sum / rows : 0.0;
-    for (int r = 0; r < rows; r++) {
-      double e = x[(size_t)r * f + j] - mean;
+    for (int r = 0; r < ref_rows; r++)
+      sum += ref[(size_t)r * f + j];
+    double mean = ref_rows > 0 ? sum / ref_rows : 0.0;
+    for (int r = 0; r < ref_rows; r++) {
+      double e = ref[(size_t)r * f + j] - mean;
       sq += e * e;
     }
-    double inv = 1.0 / sqrt((rows > 0 ? sq / rows : 0.0) + bn->eps);
+    double inv = 1.0 / sqrt((ref_rows > 0 ? sq / ref_rows : 0.0) + bn->eps);
     float gamma = p->value[bn->gamma + j], beta = p->value[bn->beta + j];
     for (int r = 0; r < rows; r++)
       y[(size_t)r * f + j] = (float)((x[(size_t)r * f + j] - mean) * inv) * gamma + beta;
   }
 }
 
+/* x_{k+1} = [relu(norm), x_k] of one residual block. */
+static void residual_concat(const ctgan_gen_acts *a, const ctgan_gen *g, int k, int rows) {
+  int o = g->dims[k], wi = g->widths[k], wo = g->widths[k + 1];
+  for (int r = 0; r < rows; r++) {
+    float *dst = a->x[k + 1] + (size_t)r * wo;
+    sm_relu_forward(dst, a->norm[k] + (size_t)r * o, (size_t)o);
+    memcpy(dst + o, a->x[k] + (size_t)r * wi, (size_t)wi * sizeof(float));
+  }
+}
+
+void sm_ctgan_gen_forward_ref(ctgan_gen_acts *f, int rows, ctgan_gen_acts *d, int ref_rows,
+                              const ctgan_gen *g, const sm_nn_params *p) {
+  for (int k = 0; k < g->n_res; k++) {
+    sm_linear_forward(d->pre[k], d->x[k], &g->fc[k], p, ref_rows);
+    sm_linear_forward(f->pre[k], f->x[k], &g->fc[k], p, rows);
+    reference_batchnorm(d->norm[k], d->pre[k], ref_rows, d->pre[k], ref_rows, &g->bn[k], p);
+    reference_batchnorm(f->norm[k], f->pre[k], rows, d->pre[k], ref_rows, &g->bn[k], p);
+    residual_concat(d, g, k, ref_rows);
+    residual_concat(f, g, k, rows);
+  }
+  sm_linear_forward(f->raw, f->x[g->n_res], &g->last, p, rows);
+}
+
 int sm_ctgan_gen_forward(sm_ctx *ctx, ctgan_gen_acts *a, ctgan_gen *g, const sm_nn_params *p,
                          int rows, int64_t global_rows) {
   for (int k = 0; k < g->n_res; k++) {
-    int o = g->dims[k], wi = g->widths[k], wo = g->widths[k + 1];
     sm_linear_forward(a->pre[k], a->x[k], &g->fc[k], p, rows);
 
     /* batch normalisation: synchronised in training, local in sampling */
     if (ctx)
       SM_TRY(sm_batchnorm_forward(ctx, a->norm[k], a->pre[k], &g->bn[k], p, rows, global_rows, 1));
     else
-      local_batchnorm(a->norm[k], a->pre[k], &g->bn[k], p, rows);
+      reference_batchnorm(a->norm[k], a->pre[k], rows, a->pre[k], rows, &g->bn[k], p);
 
     /* x_{k+1} = [relu(norm), x_k] */
-    for (int r = 0; r < rows; r++) {
-      float *dst = a->x[k + 1] + (size_t)r * wo;
-      sm_relu_forward(dst, a->norm[k] + (size_t)r * o, (size_t)o);
-      memcpy(dst + o, a->x[k] + (size_t)r * wi, (size_t)wi * sizeof(float));
-    }
+    residual_concat(a, g, k, rows);
   }
   sm_linear_forward(a->raw, a->x[g->n_res], &g->last, p, rows);
   return SM_OK;

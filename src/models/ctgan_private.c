@@ -5,24 +5,31 @@
  * with probability q (keyed like the TVAE's DP-SGD, trainer_dp.c), the sampled rows of all
  * ranks are put in the order of secure uniform keys (a uniform shuffle, the same at any
  * rank count in reproducible mode) and cut into packs of pac, the remainder of fewer than
- * pac rows dropped. Real pack k is paired with fake pack k; each pack's gradient of
- * score(fake) - score(real) + lambda (|grad score(x^)| - 1)^2 is clipped to norm C on its
- * own, the clipped gradients are summed over the rank's packs, noise of std sigma 3C is
- * added once (rank 0) before the sum over ranks, and the total is divided by the expected
- * number of packs q N / pac before Adam.
+ * pac rows dropped. Each pack's gradient of score(fake) - score(real) +
+ * lambda (|grad score(x^)| - 1)^2 is clipped to norm C on its own, the clipped gradients
+ * are summed over the rank's packs, noise of std sigma S C is added once (rank 0) before
+ * the sum over ranks, and the total is divided by the expected number of packs q N / pac
+ * before Adam.
  *
- * Why 3C: adding a row to the data set, under a uniform shuffle, amounts to the row taking
- * one place and the row it displaces moving to the end, so one pack changes its contents
- * (its clipped gradient moves by at most 2C) and the end can complete one more pack (at
- * most C more): the clipped sum moves by at most 3C in L2. This needs each pack's gradient
- * to depend on its own real rows alone: its fake rows come from fixed chunks of positions
- * with their own batch statistics (sm_ctgan_generate_chunked), and its dropout masks and
- * interpolation weight are keyed by its index, never by the step's number of packs.
+ * pac 1, S = 1: each sampled row is its own pack, and its fake partner is keyed by the row's
+ * own secure key, not its position: the partner's noise, Gumbel noise, interpolation
+ * weight and dropout masks come from streams indexed by the key's top 53 bits. The
+ * partner's conditional vector is the real row's (a column drawn from the row's key, the
+ * row's own category in it). The generator normalises the partners with the statistics of
+ * a reference chunk of batch_size rows keyed by the update alone (sm_ctgan_gen_forward_ref).
+ * So a row's clipped gradient depends on the row, its key and the update only, and adding
+ * or removing a row adds or removes exactly one term of the sum: sensitivity C.
  *
- * Conditional vectors: a fake row gets a uniformly drawn discrete column and a uniformly
- * drawn category of it (no frequencies from the data); the real row at the same position
- * carries the same column with its own category, as a real row in CTGAN always matches its
- * conditional vector. */
+ * pac > 1, S = 3: real pack k is paired with fake pack k. Adding a row to the data set,
+ * under a uniform shuffle, amounts to the row taking one place and the row it displaces
+ * moving to the end, so one pack changes its contents (its clipped gradient moves by at
+ * most 2C) and the end can complete one more pack (at most C more): the clipped sum moves
+ * by at most 3C in L2. This needs each pack's gradient to depend on its own real rows
+ * alone: its fake rows come from fixed chunks of positions with their own batch statistics
+ * (sm_ctgan_generate_chunked), and its dropout masks and interpolation weight are keyed by
+ * its index, never by the step's number of packs. A fake row gets a uniformly drawn
+ * discrete column and a uniformly drawn category of it (no frequencies from the data); the
+ * real row at the same position carries the same column with its own category. */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -141,12 +148,151 @@ static void real_packs(ctgan_train *tr, int rows, int64_t first) {
   }
 }
 
+double sm_ctgan_dp_sensitivity(int pac) {
+  return pac == 1 ? 1.0 : 3.0;
+}
+
+/* ---- pac 1: fake partners keyed by the real row's own key ---------------------------- */
+
+/* The stream index of a row with shuffle key u in [0, 1): its top 53 bits. */
+static int64_t row_stream(double key) {
+  return (int64_t)(key * 9007199254740992.0);
+}
+
+/* The conditions of this rank's rows: a discrete column drawn uniformly from the row's
+ * stream (seed, NN_BATCH, id), and the real row's own category in it. */
+static void keyed_conditions(ctgan_train *tr, uint64_t seed, int64_t first, int rows) {
+  const ctgan_cond *c = &tr->st->cond;
+  const sm_encoder *enc = &tr->st->encoder;
+  int width = tr->st->net.width;
+  for (int r = 0; r < rows; r++) {
+    int64_t i = first + r;
+    tr->col[i] = tr->cat[i] = -1;
+    if (c->n_cols == 0)
+      continue;
+    sm_rng rng;
+    sm_rng_init(&rng, seed, SM_STREAM_NN_BATCH, (uint64_t)tr->row_id[i]);
+    int col = (int)(sm_rng_uniform(&rng) * c->n_cols);
+    col = col < c->n_cols ? col : c->n_cols - 1;
+    const sm_span *sp = &enc->spans[c->span[col]];
+    tr->col[i] = col;
+    tr->cat[i] = argmax(tr->real + (size_t)r * width + sp->start, sp->width);
+  }
+}
+
+/* The generator's input of one row: noise from rng, then the one-hot of (col, cat). */
+static void input_row(const ctgan_state *st, float *x, int col, int cat, sm_rng *rng) {
+  int emb = st->set.embedding_dim;
+  for (int k = 0; k < emb; k++)
+    x[k] = (float)sm_normal_from_u32(sm_rng_u32(rng));
+  memset(x + emb, 0, (size_t)st->net.cond * sizeof(float));
+  if (col >= 0)
+    x[emb + st->cond.offset[col] + cat] = 1.0f;
+}
+
+/* The reference chunk's inputs (batch_size rows): uniformly drawn conditions and noise
+ * from streams keyed by the step's seed and the chunk row alone, no data. */
+static void reference_inputs(ctgan_train *tr, uint64_t seed) {
+  const ctgan_state *st = tr->st;
+  const double *cdf = st->set.log_frequency ? st->cond.log_cdf : st->cond.freq_cdf;
+  uint64_t ref_seed = seed ^ sm_hash64(CTGAN_GUMBEL_SALT + 1);
+  int in = st->net.gen.in;
+  for (int64_t i = 0; i < st->set.batch_size; i++) {
+    sm_rng rng;
+    sm_rng_init(&rng, ref_seed, SM_STREAM_NN_NOISE, (uint64_t)i);
+    double u1 = sm_rng_uniform(&rng), u2 = sm_rng_uniform(&rng);
+    int col = -1, cat = -1;
+    sm_ctgan_cond_draw(&st->cond, cdf, u1, u2, &col, &cat);
+    input_row(st, tr->chunk_ga.x[0] + (size_t)i * in, col, cat, &rng);
+  }
+}
+
+/* The fake partners of this rank's rows into tr->act: noise from (seed, NN_NOISE, id),
+ * the row's conditions, batch normalisation with the reference chunk's statistics and
+ * Gumbel noise keyed by id. Each depends on its row's key and the row itself alone. */
+static void keyed_partners(ctgan_train *tr, uint64_t seed, int64_t first, int rows) {
+  ctgan_net *net = &tr->st->net;
+  int in = net->gen.in;
+  reference_inputs(tr, seed);
+  for (int r = 0; r < rows; r++) {
+    int64_t i = first + r;
+    sm_rng rng;
+    sm_rng_init(&rng, seed, SM_STREAM_NN_NOISE, (uint64_t)tr->row_id[i]);
+    input_row(tr->st, tr->ga.x[0] + (size_t)r * in, tr->col[i], tr->cat[i], &rng);
+  }
+  sm_ctgan_gen_forward_ref(&tr->ga, rows, &tr->chunk_ga, (int)tr->st->set.batch_size, &net->gen,
+                           &net->params);
+  sm_ctgan_activate(tr, &tr->ga, tr->act, seed, first, rows, tr->row_id);
+}
+
+/* The activations of pack q of a as a view of one pack. */
+static ctgan_dis_acts pack_view(const ctgan_dis_acts *a, const ctgan_dis *d, int q);
+
+uint64_t sm_ctgan_dp_pass_seed(uint64_t seed, int k) {
+  return seed ^ sm_hash64(0x70617373ULL + (uint64_t)k);
+}
+
+/* Interpolates with weights from (seed, FIT, id) and the critic's three passes with
+ * dropout masks from the row's stream (pass k's seed salted by k), row by row. */
+static void keyed_critic_passes(ctgan_train *tr, uint64_t seed, int64_t first, int rows) {
+  const ctgan_dis *d = &tr->st->net.dis;
+  size_t in = (size_t)d->in;
+  for (int r = 0; r < rows; r++) {
+    int64_t id = tr->row_id[first + r];
+    sm_rng rng;
+    sm_rng_init(&rng, seed, SM_STREAM_FIT, (uint64_t)id);
+    float a = (float)sm_rng_uniform(&rng);
+    size_t o = (size_t)r * in;
+    for (size_t k = 0; k < in; k++)
+      tr->pack[2][o + k] = a * tr->pack[0][o + k] + (1.0f - a) * tr->pack[1][o + k];
+    for (int k = 0; k < 3; k++) {
+      ctgan_dis_acts v = pack_view(&tr->da[k], d, r);
+      sm_ctgan_dis_forward(&v, tr->pack[k] + o, d, &tr->view, 1, sm_ctgan_dp_pass_seed(seed, k),
+                           id);
+    }
+  }
+}
+
+/* Collective. The pac-1 step: every sampled row is a pack of its own; its fake partner,
+ * interpolate and dropout masks come from its own key, its condition from itself. */
+static int prepare_keyed(sm_ctx *ctx, ctgan_train *tr, uint64_t seed) {
+  int64_t positions = tr->n_drawn;
+  sm_ctgan_plan(ctx, tr, positions);
+  int most = (int)((tr->packs + ctx->size - 1) / ctx->size);
+  SM_TRY(sm_ctgan_train_room(ctx, tr, positions, most));
+  for (int64_t i = 0; i < positions; i++) {
+    tr->src[i] = tr->drawn[i].src;
+    tr->local[i] = tr->src[i] == ctx->rank ? tr->drawn[i].row - tr->t->row_offset : -1;
+    tr->row_id[i] = row_stream(tr->drawn[i].key);
+  }
+  SM_TRY(sm_ctgan_exchange(ctx, tr));
+
+  /* conditions from the real rows, real and fake rows, interpolates, critic passes */
+  int64_t first = tr->pack_lo;
+  int rows = (int)(tr->pack_hi - tr->pack_lo);
+  keyed_conditions(tr, seed, first, rows);
+  real_packs(tr, rows, first);
+  tr->view = sm_ctgan_critic_view(tr);
+  if (rows == 0)
+    return SM_OK;
+  keyed_partners(tr, seed, first, rows);
+  sm_ctgan_fill_packs(tr, tr->pack[1], tr->act, rows, first, NULL);
+  keyed_critic_passes(tr, seed, first, rows);
+  return SM_OK;
+}
+
 int sm_ctgan_dp_prepare(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph) {
+  SM_TRY(draw_sample(ctx, tr, mechanism_step(tr, g, ph)));
+  return sm_ctgan_dp_prepare_drawn(ctx, tr, g, ph);
+}
+
+int sm_ctgan_dp_prepare_drawn(sm_ctx *ctx, ctgan_train *tr, int64_t g, int ph) {
   ctgan_state *st = tr->st;
   ctgan_net *net = &st->net;
   int pac = st->set.pac;
   uint64_t seed = sm_ctgan_phase_seed(&st->set, g, ph);
-  SM_TRY(draw_sample(ctx, tr, mechanism_step(tr, g, ph)));
+  if (pac == 1)
+    return prepare_keyed(ctx, tr, seed);
 
   /* whole packs of the shuffled rows (the remainder is dropped), their holders */
   int64_t positions = tr->n_drawn / pac * pac;

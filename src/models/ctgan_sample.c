@@ -52,54 +52,6 @@ static void fix_input(const ctgan_state *st, const fixed_cond *fix, const float 
   }
 }
 
-/* Batch normalisation of x (rows, features) with the statistics of ref (rows, features)
- * (biased variance, as the generator's own normalisation in sampling). */
-static void reference_batchnorm(float *y, const float *x, const float *ref, const sm_batchnorm *bn,
-                                const sm_nn_params *p, int rows) {
-  int f = bn->features;
-  for (int j = 0; j < f; j++) {
-    double sum = 0.0, sq = 0.0;
-    for (int r = 0; r < rows; r++)
-      sum += ref[(size_t)r * f + j];
-    double mean = rows > 0 ? sum / rows : 0.0;
-    for (int r = 0; r < rows; r++) {
-      double e = ref[(size_t)r * f + j] - mean;
-      sq += e * e;
-    }
-    double inv = 1.0 / sqrt((rows > 0 ? sq / rows : 0.0) + bn->eps);
-    float gamma = p->value[bn->gamma + j], beta = p->value[bn->beta + j];
-    for (int r = 0; r < rows; r++)
-      y[(size_t)r * f + j] = (float)((x[(size_t)r * f + j] - mean) * inv) * gamma + beta;
-  }
-}
-
-/* x_{k+1} = [relu(norm), x_k] of one residual block. */
-static void residual_concat(const ctgan_gen_acts *a, const ctgan_gen *g, int k, int rows) {
-  int o = g->dims[k], wi = g->widths[k], wo = g->widths[k + 1];
-  for (int r = 0; r < rows; r++) {
-    float *dst = a->x[k + 1] + (size_t)r * wo;
-    sm_relu_forward(dst, a->norm[k] + (size_t)r * o, (size_t)o);
-    memcpy(dst + o, a->x[k] + (size_t)r * wi, (size_t)wi * sizeof(float));
-  }
-}
-
-/* The generator's forward of the fixed rows in f alongside the drawn rows in d: each batch
- * normalisation uses the drawn rows' statistics, so the fixed rows are normalised as rows of
- * an ordinary block (their own statistics would remove the conditional vector, the same in
- * every row, from every block's input). */
-static void forward_given(ctgan_gen_acts *f, ctgan_gen_acts *d, const ctgan_gen *g,
-                          const sm_nn_params *p, int rows) {
-  for (int k = 0; k < g->n_res; k++) {
-    sm_linear_forward(d->pre[k], d->x[k], &g->fc[k], p, rows);
-    sm_linear_forward(f->pre[k], f->x[k], &g->fc[k], p, rows);
-    reference_batchnorm(d->norm[k], d->pre[k], d->pre[k], &g->bn[k], p, rows);
-    reference_batchnorm(f->norm[k], f->pre[k], d->pre[k], &g->bn[k], p, rows);
-    residual_concat(d, g, k, rows);
-    residual_concat(f, g, k, rows);
-  }
-  sm_linear_forward(f->raw, f->x[g->n_res], &g->last, p, rows);
-}
-
 /* tanh on scalar spans; Gumbel-softmax on one-hot spans from the row's stream. */
 static void activate_row(const sm_encoder *enc, const float *x, float *y, sm_rng *rng) {
   for (int k = 0; k < enc->n_spans; k++) {
@@ -149,7 +101,7 @@ static void generate_block(const ctgan_state *st, const fixed_cond *fix, block_w
   const float *raw = w->drawn.raw;
   if (fix->col >= 0) {
     fix_input(st, fix, w->drawn.x[0], w->fixed.x[0], rows, in);
-    forward_given(&w->fixed, &w->drawn, &w->gen, &st->net.params, rows);
+    sm_ctgan_gen_forward_ref(&w->fixed, rows, &w->drawn, rows, &w->gen, &st->net.params);
     raw = w->fixed.raw;
   } else {
     sm_ctgan_gen_forward(NULL, &w->drawn, &w->gen, &st->net.params, rows, rows);

@@ -178,11 +178,12 @@ static int position_arrays(sm_ctx *ctx, ctgan_train *tr, int64_t room) {
   free(tr->col);
   free(tr->local);
   tr->col = sm_malloc(ctx, 3 * b * sizeof(int));
-  tr->local = sm_malloc(ctx, 2 * b * sizeof(int64_t));
+  tr->local = sm_malloc(ctx, 3 * b * sizeof(int64_t));
   if (!tr->col || !tr->local)
     return SM_ERR;
   tr->room = room;
   tr->slot_of = tr->local + b;
+  tr->row_id = tr->slot_of + b;
   tr->cat = tr->col + b;
   tr->src = tr->cat + b;
   return SM_OK;
@@ -370,17 +371,18 @@ static void generator_input(ctgan_train *tr, ctgan_gen_acts *ga, uint64_t seed, 
   }
 }
 
-/* The output activations: tanh on scalar spans, Gumbel-softmax (tau 0.2) on one-hot spans
- * with noise from (seed, NN_NOISE, B + i), all spans of a row from one stream. */
-static void activate(ctgan_train *tr, const ctgan_gen_acts *ga, float *act, uint64_t seed,
-                     int64_t first, int rows) {
+void sm_ctgan_activate(ctgan_train *tr, const ctgan_gen_acts *ga, float *act, uint64_t seed,
+                       int64_t first, int rows, const int64_t *ids) {
   const sm_encoder *enc = &tr->st->encoder;
   int width = enc->width;
   for (int r = 0; r < rows; r++) {
     const float *x = ga->raw + (size_t)r * width;
     float *y = act + (size_t)r * width;
     sm_rng rng;
-    sm_rng_init(&rng, seed, SM_STREAM_NN_NOISE, (uint64_t)(tr->gumbel_offset + first + r));
+    if (ids)
+      sm_rng_init(&rng, seed ^ CTGAN_GUMBEL_SALT, SM_STREAM_NN_NOISE, (uint64_t)ids[first + r]);
+    else
+      sm_rng_init(&rng, seed, SM_STREAM_NN_NOISE, (uint64_t)(tr->gumbel_offset + first + r));
     for (int k = 0; k < enc->n_spans; k++) {
       const sm_span *sp = &enc->spans[k];
       for (int c = sp->start; c < sp->start + sp->width; c++)
@@ -516,7 +518,7 @@ int sm_ctgan_generate(sm_ctx *ctx, ctgan_train *tr, uint64_t seed, int rows) {
   int64_t first = tr->pack_lo * tr->st->set.pac;
   generator_input(tr, &tr->ga, seed, first, rows);
   SM_TRY(sm_ctgan_gen_forward(ctx, &tr->ga, &net->gen, &net->params, rows, tr->positions));
-  activate(tr, &tr->ga, tr->act, seed, first, rows);
+  sm_ctgan_activate(tr, &tr->ga, tr->act, seed, first, rows, NULL);
   return SM_OK;
 }
 
@@ -531,7 +533,7 @@ void sm_ctgan_generate_chunked(ctgan_train *tr, uint64_t seed, int rows) {
   for (int64_t c = first / chunk; c <= (first + rows - 1) / chunk; c++) {
     generator_input(tr, &tr->chunk_ga, seed, c * chunk, (int)chunk);
     sm_ctgan_gen_forward(NULL, &tr->chunk_ga, &net->gen, &net->params, (int)chunk, chunk);
-    activate(tr, &tr->chunk_ga, tr->chunk_act, seed, c * chunk, (int)chunk);
+    sm_ctgan_activate(tr, &tr->chunk_ga, tr->chunk_act, seed, c * chunk, (int)chunk, NULL);
     int64_t lo = c * chunk > first ? c * chunk : first;
     int64_t hi = (c + 1) * chunk < first + rows ? (c + 1) * chunk : first + rows;
     memcpy(tr->act + (size_t)(lo - first) * width, tr->chunk_act + (size_t)(lo - c * chunk) * width,

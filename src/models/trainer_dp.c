@@ -149,7 +149,7 @@ int sm_trainer_dp_record(sm_ctx *ctx, const sm_trainer *t, int64_t steps, sm_led
   steps *= dp->per_step > 0 ? dp->per_step : 1;
   e.steps = steps;
   e.delta = dp->delta;
-  if (dp->sensitivity > 1.0)
+  if (dp->sensitivity > 1.0 || t->dp_sensitivity > 0)
     snprintf(e.note, sizeof e.note, "%s: %lld of %lld steps, clipping norm %g, sensitivity %g C",
              t->kind, (long long)steps, (long long)dp->steps, dp->clip, dp->sensitivity);
   else

@@ -45,7 +45,7 @@ echo "$err" | grep -q "NOT differentially private" || fail "private run: no test
 for f in "$work/run/adult-ctgan-dp.h5" "$work/run/model.h5"; do
   run_np 0 inspect "$f"
   echo "$out" | grep -q '"mechanism":"dp-sgd"' || fail "inspect $f: no dp-sgd ledger entry"
-  echo "$out" | grep -q 'sensitivity 3 C' || fail "inspect $f: the ledger does not say 3C"
+  echo "$out" | grep -q 'sensitivity 1 C' || fail "inspect $f: the ledger does not say C (pac 1)"
 done
 
 # pre-emption in reproducible mode: the resumed fit's ledger and release equal the

@@ -9,7 +9,12 @@
  * holds the encoded rows of the drawn global rows; the fake rows of a step's positions stay
  * the same when one more pack is filled. Finally the reduced sum (noise off) at this rank
  * count equals the one rank 0 computes alone (the packs do not depend on how the rows are
- * split over ranks), also after the workspace has grown. */
+ * split over ranks), also after the workspace has grown.
+ *
+ * Built twice: with pac 10 (packs of shuffled rows, fake rows from fixed chunks) and with
+ * pac 1 (CTGAN_DP_PAC 1, test_ctgan_dp_clip1.c), where each real row's fake partner and
+ * clipped gradient are also checked not to change when one other row leaves or joins the
+ * sample: the property behind sensitivity C. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +28,20 @@
 #define SUM_TOL 1e-4
 /* reduced sums at different rank counts differ by summation order only (absolute) */
 #define RANK_TOL 1e-5
+/* a row's fake partner and gradient with one row more or less: the same up to the
+ * rounding of matrix products over a different number of rows (relative to the largest) */
+#define PARTNER_TOL 1e-5
 
-static const char *const overrides[] = {"model.embedding_dim=16",
-                                        "model.generator_dims=32",
-                                        "model.discriminator_dims=32,16",
-                                        "model.batch_size=3000",
-                                        "model.pac=10",
-                                        "model.epochs=1",
-                                        "privacy.reproducible=true",
-                                        "privacy.noise_multiplier=1",
-                                        "privacy.epsilon=100"};
+#ifndef CTGAN_DP_PAC
+#define CTGAN_DP_PAC 10
+#endif
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const char *const overrides[] = {
+    "model.embedding_dim=16",    "model.generator_dims=32",      "model.discriminator_dims=32,16",
+    "model.batch_size=3000",     "model.pac=" STR(CTGAN_DP_PAC), "model.epochs=1",
+    "privacy.reproducible=true", "privacy.noise_multiplier=1",   "privacy.epsilon=100"};
 #define N_OVERRIDES ((int)(sizeof overrides / sizeof overrides[0]))
 
 /* Local. Pack q alone: its gradient into grad (cleared here), returns its L2 norm. */
@@ -42,9 +51,15 @@ static double reference_pack(ctgan_train *tr, int q, float *grad, ctgan_dis_acts
   const ctgan_dis *d = &net->dis;
   sm_nn_params one = {tr->view.value, grad, net->n_dis};
   memset(grad, 0, net->n_dis * sizeof(float));
-  for (int k = 0; k < 3; k++)
-    sm_ctgan_dis_forward(&ra[k], tr->pack[k] + (size_t)q * d->in, d, &tr->view, 1, seed,
-                         k * tr->n_global + tr->pack_lo + q);
+  for (int k = 0; k < 3; k++) {
+    /* dropout keyed by pass and pack index, or with pac 1 by the row's own stream */
+    const float *x = tr->pack[k] + (size_t)q * d->in;
+    if (tr->st->set.pac == 1)
+      sm_ctgan_dis_forward(&ra[k], x, d, &tr->view, 1, sm_ctgan_dp_pass_seed(seed, k),
+                           tr->row_id[tr->pack_lo + q]);
+    else
+      sm_ctgan_dis_forward(&ra[k], x, d, &tr->view, 1, seed, k * tr->n_global + tr->pack_lo + q);
+  }
   float minus = -1.0f, plus = 1.0f;
   sm_ctgan_dis_backward(NULL, &one, &minus, tr->pack[0] + (size_t)q * d->in, &ra[0], d, 1, 1, rw);
   sm_ctgan_dis_backward(NULL, &one, &plus, tr->pack[1] + (size_t)q * d->in, &ra[1], d, 1, 1, rw);
@@ -222,6 +237,145 @@ static void check_fakes(sm_ctx *ctx, ctgan_session *s) {
   free(before);
 }
 
+/* The reference pass's activations and work space for one pack. */
+typedef struct dis_scratch {
+  ctgan_dis_acts ra[3];
+  ctgan_dis_work rw;
+  float *block;
+} dis_scratch;
+
+static int scratch_init(dis_scratch *w, const ctgan_dis *d) {
+  size_t na = sm_ctgan_dis_carve(d, 1, &w->ra[0], NULL);
+  w->block = malloc((3 * na + sm_ctgan_dis_work_carve(d, 1, &w->rw, NULL)) * sizeof(float));
+  if (!w->block)
+    return SM_ERR;
+  for (int k = 0; k < 3; k++)
+    sm_ctgan_dis_carve(d, 1, &w->ra[k], w->block + k * na);
+  sm_ctgan_dis_work_carve(d, 1, &w->rw, w->block + 3 * na);
+  return SM_OK;
+}
+
+static void scratch_free(dis_scratch *w) {
+  free(w->block);
+}
+
+/* Drawn rows in key order (as the private step orders them). */
+static int by_drawn_key(const void *a, const void *b) {
+  const ctgan_sampled *x = a, *y = b;
+  if (x->key != y->key)
+    return x->key < y->key ? -1 : 1;
+  return (x->row > y->row) - (x->row < y->row);
+}
+
+/* The fake partners and gradients of this rank's first rows (at most PARTNER_ROWS). */
+#define PARTNER_ROWS 300
+typedef struct partners {
+  int n;
+  int64_t id[PARTNER_ROWS];
+  float *act, *grad; /* (n, width), (n, n_dis) */
+} partners;
+
+/* Local. The partners of the current step; gradients through the reference pass. */
+static void take_partners(ctgan_train *tr, partners *p, uint64_t seed, dis_scratch *w) {
+  int width = tr->st->net.width, npk = (int)(tr->pack_hi - tr->pack_lo);
+  size_t n = tr->st->net.n_dis;
+  p->n = npk < PARTNER_ROWS ? npk : PARTNER_ROWS;
+  for (int q = 0; q < p->n; q++) {
+    p->id[q] = tr->row_id[tr->pack_lo + q];
+    memcpy(p->act + (size_t)q * width, tr->act + (size_t)q * width, width * sizeof(float));
+    reference_pack(tr, q, p->grad + (size_t)q * n, w->ra, &w->rw, seed);
+  }
+}
+
+/* Local. The largest relative difference between a's rows and the same rows (by stream)
+ * in b; *found counts the rows of a also in b. */
+static double partner_diff(const partners *a, const partners *b, size_t len, int which,
+                           int *found) {
+  double worst = 0.0, largest = 1e-30;
+  *found = 0;
+  for (int q = 0; q < a->n; q++)
+    for (int r = 0; r < b->n; r++) {
+      if (a->id[q] != b->id[r])
+        continue;
+      const float *x = (which ? a->grad : a->act) + (size_t)q * len;
+      const float *y = (which ? b->grad : b->act) + (size_t)r * len;
+      for (size_t i = 0; i < len; i++) {
+        worst = fmax(worst, fabs((double)x[i] - y[i]));
+        largest = fmax(largest, fabs((double)x[i]));
+      }
+      ++*found;
+    }
+  return worst / largest;
+}
+
+/* Collective. The sample with its first row (in key order) removed (remove) or one added
+ * in front (a global row not in it, held by rank 0, with key 1e-9), so every other row
+ * moves by one position; the step prepared again, its partners in *p. */
+static int neighbour(sm_ctx *ctx, ctgan_train *tr, const ctgan_sampled *base, int64_t m, int remove,
+                     partners *p, uint64_t seed, dis_scratch *w) {
+  int64_t k = 0, row = 0;
+  char *taken = calloc((size_t)tr->n_global, 1);
+  for (int64_t i = 0; taken && i < m; i++)
+    taken[base[i].row] = 1;
+  while (taken && taken[row])
+    row++;
+  free(taken);
+  for (int64_t i = 0; i < m; i++)
+    if (!(remove && i == 0))
+      tr->drawn[k++] = base[i];
+  if (!remove) {
+    tr->drawn[k++] = (ctgan_sampled){1e-9, row, 0};
+    qsort(tr->drawn, (size_t)k, sizeof *tr->drawn, by_drawn_key);
+  }
+  tr->n_drawn = k;
+  SM_TRY(sm_ctgan_dp_prepare_drawn(ctx, tr, 0, 0));
+  take_partners(tr, p, seed, w);
+  return SM_OK;
+}
+
+/* Collective (pac 1). Every row's fake partner and clipped gradient stay the same when one
+ * other row leaves or joins the sample. */
+static void check_partners(sm_ctx *ctx, ctgan_session *s) {
+  ctgan_train *tr = s->tr;
+  int width = s->st->net.width;
+  size_t n = s->st->net.n_dis;
+  uint64_t seed = sm_ctgan_phase_seed(&s->st->set, 0, 0);
+  int64_t m = tr->n_drawn;
+  ctgan_sampled *base = malloc((size_t)(m + 1) * sizeof *base);
+  partners p[2];
+  dis_scratch w;
+  int ok = base && m + 1 <= tr->drawn_room && scratch_init(&w, &s->st->net.dis) == SM_OK;
+  for (int k = 0; k < 2; k++) {
+    p[k].act = malloc((size_t)PARTNER_ROWS * width * sizeof(float));
+    p[k].grad = malloc((size_t)PARTNER_ROWS * n * sizeof(float));
+    ok &= p[k].act && p[k].grad;
+  }
+  CHECK(ok);
+  if (ok) {
+    memcpy(base, tr->drawn, (size_t)m * sizeof *base);
+    take_partners(tr, &p[0], seed, &w);
+    for (int remove = 1; remove >= 0; remove--) {
+      CHECK(neighbour(ctx, tr, base, m, remove, &p[1], seed, &w) == SM_OK);
+      int found_a = 0, found_g = 0;
+      double da = partner_diff(&p[0], &p[1], (size_t)width, 0, &found_a);
+      double dg = partner_diff(&p[0], &p[1], n, 1, &found_g);
+      printf("rank %d, one row %s: %d of %d rows compared; fake partner max rel diff %.3g, "
+             "gradient %.3g (tolerance %g)\n",
+             ctx->rank, remove ? "removed" : "added", found_a, p[0].n, da, dg, PARTNER_TOL);
+      CHECK(found_a >= p[0].n - 2 && found_a > 0 && da <= PARTNER_TOL && dg <= PARTNER_TOL);
+    }
+    memcpy(tr->drawn, base, (size_t)m * sizeof *base);
+    tr->n_drawn = m;
+    CHECK(sm_ctgan_dp_prepare_drawn(ctx, tr, 0, 0) == SM_OK);
+  }
+  for (int k = 0; k < 2; k++) {
+    free(p[k].act);
+    free(p[k].grad);
+  }
+  scratch_free(&w);
+  free(base);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   sm_ctx ctx;
@@ -242,7 +396,9 @@ int main(int argc, char **argv) {
   if (rc == SM_OK && sm_ctgan_dp_prepare(&ctx, s.tr, 0, 0) == SM_OK) {
     check_packs(&ctx, s.tr);
     check_sum(&ctx, s.tr, sm_ctgan_phase_seed(&s.st->set, 0, 0));
-    if (ctx.size == 1)
+    if (CTGAN_DP_PAC == 1)
+      check_partners(&ctx, &s);
+    else if (ctx.size == 1)
       check_fakes(&ctx, &s);
   }
 
