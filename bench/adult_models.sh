@@ -5,7 +5,7 @@
 # record, copies, membership-inference AUC). Private models are run at several epsilon.
 #
 # environment: RANKS (default 2), EPSILONS (default "0.5 1 3 10"), MODELS (default
-#              "copula tvae ctgan realnvp tabddpm mst tvae-dp"), TVAE_EPOCHS, CTGAN_EPOCHS
+#              "copula tvae ctgan realnvp tabddpm mst tvae-dp ctgan-dp"), TVAE_EPOCHS, CTGAN_EPOCHS
 #              (default: the experiments' 300),
 #              BENCH_DIR, SYNTHMPI_BIN, SYNTHMPI_MPIRUN (see scripts/mpi-launch.sh)
 set -euo pipefail
@@ -14,7 +14,7 @@ set -euo pipefail
 
 ranks=${RANKS:-2}
 epsilons=${EPSILONS:-0.5 1 3 10}
-models=${MODELS:-copula tvae ctgan realnvp tabddpm mst tvae-dp}
+models=${MODELS:-copula tvae ctgan realnvp tabddpm mst tvae-dp ctgan-dp}
 bench_preflight
 work="$bench_dir/adult_models"
 logs="$bench_dir/logs"
@@ -59,7 +59,10 @@ for m in $models; do
     tvae-dp) for e in $epsilons; do
         one "tvae-dp-eps$e" adult-tvae-dp.yaml --set privacy.epsilon="$e"
       done ;;
-    *) bench_die "unknown model '$m' (copula, tvae, ctgan, realnvp, tabddpm, mst, tvae-dp)" ;;
+    ctgan-dp) for e in $epsilons; do
+        one "ctgan-dp-eps$e" adult-ctgan-dp.yaml --set privacy.epsilon="$e"
+      done ;;
+    *) bench_die "unknown model '$m' (copula, tvae, ctgan, realnvp, tabddpm, mst, tvae-dp, ctgan-dp)" ;;
   esac
 done
 real=$(python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))["utility"]["real"];
