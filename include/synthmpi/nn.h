@@ -129,6 +129,10 @@ void sm_gelu_backward(float *dx, const float *dy, const float *x, size_t n);
 
 /* ---- softmax over column spans ------------------------------------------------------ */
 
+/* The index of the largest of v[0 .. n) (the first on ties): a one-hot span's category;
+ * -1 when n is 0. */
+int sm_argmax(const float *v, int n);
+
 /* y[r, start .. start+width) = softmax(x[r, start .. start+width)); stride = row width. */
 void sm_softmax_forward(float *y, const float *x, int rows, int stride, int start, int width);
 void sm_softmax_backward(float *dx, const float *dy, const float *y, int rows, int stride,

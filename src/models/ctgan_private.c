@@ -56,15 +56,6 @@ static int by_key(const void *a, const void *b) {
   return (x->row > y->row) - (x->row < y->row);
 }
 
-/* The argmax of a one-hot span (the first on ties). */
-static int argmax(const float *v, int n) {
-  int best = 0;
-  for (int k = 1; k < n; k++)
-    if (v[k] > v[best])
-      best = k;
-  return best;
-}
-
 /* Collective. Every rank's counts from mine (-1: this rank failed); the total in *total.
  * All ranks fail together when any did. */
 static int gather_counts(sm_ctx *ctx, ctgan_train *tr, int mine, int rc, int64_t *total) {
@@ -144,7 +135,7 @@ static void real_packs(ctgan_train *tr, int rows, int64_t first) {
     if (tr->col[i] < 0)
       continue;
     const sm_span *sp = &enc->spans[c->span[tr->col[i]]];
-    d[width + c->offset[tr->col[i]] + argmax(row + sp->start, sp->width)] = 1.0f;
+    d[width + c->offset[tr->col[i]] + sm_argmax(row + sp->start, sp->width)] = 1.0f;
   }
 }
 
@@ -176,7 +167,7 @@ static void keyed_conditions(ctgan_train *tr, uint64_t seed, int64_t first, int 
     col = col < c->n_cols ? col : c->n_cols - 1;
     const sm_span *sp = &enc->spans[c->span[col]];
     tr->col[i] = col;
-    tr->cat[i] = argmax(tr->real + (size_t)r * width + sp->start, sp->width);
+    tr->cat[i] = sm_argmax(tr->real + (size_t)r * width + sp->start, sp->width);
   }
 }
 

@@ -57,15 +57,6 @@ static size_t carve(ctgan_train *tr, float *block) {
   return used;
 }
 
-/* The argmax of a one-hot span (the first on ties). */
-static int argmax(const float *v, int n) {
-  int best = 0;
-  for (int k = 1; k < n; k++)
-    if (v[k] > v[best])
-      best = k;
-  return best;
-}
-
 /* Local. Group the local rows by category slot (counting sort, rows in order). */
 static int index_categories(sm_ctx *ctx, ctgan_train *tr) {
   const ctgan_cond *c = &tr->st->cond;
@@ -81,7 +72,7 @@ static int index_categories(sm_ctx *ctx, ctgan_train *tr) {
   for (int i = 0; rc == SM_OK && i < c->n_cols; i++) {
     const sm_span *sp = &enc->spans[c->span[i]];
     for (size_t r = 0; r < n; r++)
-      tr->cat_start[c->offset[i] + argmax(tr->data + r * width + sp->start, sp->width) + 1]++;
+      tr->cat_start[c->offset[i] + sm_argmax(tr->data + r * width + sp->start, sp->width) + 1]++;
   }
   for (int s = 0; rc == SM_OK && s < cond; s++)
     tr->cat_start[s + 1] += tr->cat_start[s];
@@ -90,7 +81,7 @@ static int index_categories(sm_ctx *ctx, ctgan_train *tr) {
   for (size_t r = 0; rc == SM_OK && r < n; r++)
     for (int i = 0; i < c->n_cols; i++) {
       const sm_span *sp = &enc->spans[c->span[i]];
-      int s = c->offset[i] + argmax(tr->data + r * width + sp->start, sp->width);
+      int s = c->offset[i] + sm_argmax(tr->data + r * width + sp->start, sp->width);
       tr->cat_rows[fill[s]++] = (int64_t)r;
     }
   free(fill);
@@ -105,7 +96,7 @@ int sm_ctgan_count_categories(sm_ctx *ctx, const ctgan_cond *c, const sm_encoder
   for (int i = 0; i < c->n_cols; i++) {
     const sm_span *sp = &enc->spans[c->span[i]];
     for (int64_t r = 0; r < n_local; r++)
-      count[c->offset[i] + argmax(data + (size_t)r * enc->width + sp->start, sp->width)] += 1.0;
+      count[c->offset[i] + sm_argmax(data + (size_t)r * enc->width + sp->start, sp->width)] += 1.0;
   }
   if (cond > 0)
     SM_MPI_CHECK(ctx, MPI_Allreduce(MPI_IN_PLACE, count, cond, MPI_DOUBLE, MPI_SUM, ctx->comm));

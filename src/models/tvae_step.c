@@ -131,15 +131,6 @@ static size_t carve(tvae_train *tr, float *block) {
   return used;
 }
 
-/* The index of the largest value of v[0 .. n) (the first on ties). */
-static int32_t argmax(const float *v, int n) {
-  int32_t best = 0;
-  for (int k = 1; k < n; k++)
-    if (v[k] > v[best])
-      best = k;
-  return best;
-}
-
 /* Record each one-hot span's target class for every encoded row. */
 static int find_targets(sm_ctx *ctx, tvae_train *tr) {
   const sm_encoder *enc = &tr->st->encoder;
@@ -157,7 +148,7 @@ static int find_targets(sm_ctx *ctx, tvae_train *tr) {
   for (int k = 0; k < tr->n_onehot; k++) {
     const sm_span *sp = &enc->spans[tr->onehot_span[k]];
     for (size_t r = 0; r < n; r++)
-      tr->target[r * tr->n_onehot + k] = argmax(tr->data + r * width + sp->start, sp->width);
+      tr->target[r * tr->n_onehot + k] = sm_argmax(tr->data + r * width + sp->start, sp->width);
   }
   return SM_OK;
 }

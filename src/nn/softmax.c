@@ -82,3 +82,11 @@ void sm_gumbel_softmax_backward(float *dx, const float *dy, const float *y, int 
     for (int j = 0; j < width; j++)
       dx[(size_t)r * stride + start + j] *= inv_tau;
 }
+
+int sm_argmax(const float *v, int n) {
+  int best = n > 0 ? 0 : -1;
+  for (int k = 1; k < n; k++)
+    if (v[k] > v[best])
+      best = k;
+  return best;
+}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "synthmpi/nn.h"
 #include "synthmpi/rng.h"
 #include "transform/bgm.h"
 #include "transform/encoder_internal.h"
@@ -224,15 +225,6 @@ void sm_encoder_encode(const sm_encoder *enc, const sm_table *t, int64_t r, int6
   }
 }
 
-/* Index of the largest score (the first of equals); -1 for an empty block. */
-static int argmax(const float *v, int n) {
-  int best = n > 0 ? 0 : -1;
-  for (int k = 1; k < n; k++)
-    if (v[k] > v[best])
-      best = k;
-  return best;
-}
-
 /* One numeric value from its spans; draws one normal from rng when sigma is given. */
 static double decode_numeric(const sm_encoder_column *col, const sm_span *sp, const float *row,
                              const float *sigma, sm_rng *rng) {
@@ -243,7 +235,7 @@ static double decode_numeric(const sm_encoder_column *col, const sm_span *sp, co
   if (sigma)
     alpha += sigma[sp[0].start] * sm_rng_normal(rng);
   alpha = fmin(1.0, fmax(-1.0, alpha));
-  int k = argmax(row + sp[1].start, sp[1].width);
+  int k = sm_argmax(row + sp[1].start, sp[1].width);
   double x = alpha * STD_MULTIPLIER * b->std[k] + b->mean[k];
 
   /* whole numbers for integers and datetimes, inside the range */
@@ -251,13 +243,13 @@ static double decode_numeric(const sm_encoder_column *col, const sm_span *sp, co
     x = fmin(floor(col->hi), fmax(ceil(col->lo), round(x)));
   else
     x = fmin(col->hi, fmax(col->lo, x));
-  if (col->has_missing && argmax(row + sp[2].start, 2) == 1)
+  if (col->has_missing && sm_argmax(row + sp[2].start, 2) == 1)
     return NAN;
   return x;
 }
 
 static double decode_discrete(const sm_encoder_column *col, const sm_span *sp, const float *row) {
-  int k = argmax(row + sp->start, sp->width);
+  int k = sm_argmax(row + sp->start, sp->width);
   return k < 0 || k >= col->n_categories ? NAN : (double)k;
 }
 

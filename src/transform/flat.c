@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "synthmpi/nn.h"
 #include "transform/marginal.h"
 
 /* Distinct values gathered exactly up to this many over all ranks; beyond, each rank sends a
@@ -249,15 +250,6 @@ void sm_flat_encode(const sm_flat *f, const sm_table *t, int64_t r, int64_t n, f
   }
 }
 
-/* The index of the largest of v[0 .. n) (the first on ties). */
-static int argmax(const float *v, int n) {
-  int best = 0;
-  for (int k = 1; k < n; k++)
-    if (v[k] > v[best])
-      best = k;
-  return best;
-}
-
 /* A numeric value from its encoding: inverse transform, rounding, clamping. */
 static double decode_value(const sm_flat *f, const sm_flat_column *c, float v) {
   double x =
@@ -279,7 +271,7 @@ void sm_flat_decode(const sm_flat *f, const float *in, int64_t n, sm_table *out,
         int miss = start >= 0 && row[start + 1] > row[start];
         x[i] = miss ? NAN : decode_value(f, c, row[c->value]);
       } else {
-        int k = argmax(row + start, c->n_categories + c->has_missing);
+        int k = sm_argmax(row + start, c->n_categories + c->has_missing);
         x[i] = k == c->n_categories ? NAN : (double)k;
       }
     }
