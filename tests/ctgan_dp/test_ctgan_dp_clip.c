@@ -39,9 +39,9 @@
 #define STR(x) STR_(x)
 
 static const char *const overrides[] = {
-    "model.embedding_dim=16",    "model.generator_dims=32",      "model.discriminator_dims=32,16",
-    "model.batch_size=3000",     "model.pac=" STR(CTGAN_DP_PAC), "model.epochs=1",
-    "privacy.reproducible=true", "privacy.noise_multiplier=1",   "privacy.epsilon=100"};
+    "model.embedding_dim=16",    "model.generator_dims=32",        "model.discriminator_dims=32,16",
+    "model.batch_size=3000",     ("model.pac=" STR(CTGAN_DP_PAC)), "model.epochs=1",
+    "privacy.reproducible=true", "privacy.noise_multiplier=1",     "privacy.epsilon=100"};
 #define N_OVERRIDES ((int)(sizeof overrides / sizeof overrides[0]))
 
 /* Local. Pack q alone: its gradient into grad (cleared here), returns its L2 norm. */
