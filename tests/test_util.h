@@ -6,6 +6,7 @@
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Failures counted per rank; TEST_FINISH agrees across ranks and returns the exit code. */
 static int test_failures = 0;
@@ -35,6 +36,22 @@ static inline const char *test_data(const char *rel) {
   const char *dir = getenv("SYNTHMPI_DATA");
   snprintf(buf, sizeof buf, "%s/%s", dir ? dir : "../shared/data", rel);
   return buf;
+}
+
+/* A new directory /tmp/<prefix>_XXXXXX made by rank 0, its name on every rank (malloc'd;
+ * "" when it could not be made). */
+static inline char *test_mkdtemp(const char *prefix) {
+  char dir[256];
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  snprintf(dir, sizeof dir, "/tmp/%s_XXXXXX", prefix);
+  if (rank == 0 && !mkdtemp(dir))
+    dir[0] = '\0';
+  MPI_Bcast(dir, (int)sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+  char *copy = malloc(strlen(dir) + 1);
+  if (copy)
+    strcpy(copy, dir);
+  return copy;
 }
 
 static inline int test_finish(void) {

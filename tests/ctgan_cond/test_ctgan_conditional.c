@@ -55,16 +55,6 @@ static int load_experiment(sm_ctx *ctx, int n, const char *const *sets, sm_exper
   return rc;
 }
 
-static char *tmpdir(void) {
-  char dir[64] = "/tmp/synthmpi_ctgan_cond_XXXXXX";
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank == 0 && !mkdtemp(dir))
-    dir[0] = '\0';
-  MPI_Bcast(dir, (int)sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
-  return strdup(dir);
-}
-
 /* Equal values, NaN (missing) equal to NaN. */
 static int same_value(double a, double b) {
   return a == b || (isnan(a) && isnan(b));
@@ -415,7 +405,7 @@ int main(int argc, char **argv) {
   sm_ctx ctx;
   sm_ctx_init(&ctx, MPI_COMM_WORLD);
   ctx.log_level = SM_LOG_WARN;
-  char *dir = tmpdir();
+  char *dir = test_mkdtemp("synthmpi_ctgan_cond");
   sm_experiment e;
   sm_table train;
   if (load_experiment(&ctx, 0, NULL, &e) != SM_OK ||

@@ -111,16 +111,6 @@ static void check_same(const sm_hap_vae *a, const sm_hap_vae *b) {
   CHECK(memcmp(a->history, b->history, EPOCHS * 2 * sizeof(double)) == 0);
 }
 
-static char *tmpdir(void) {
-  char dir[64] = "/tmp/synthmpi_hapvae_XXXXXX";
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank == 0 && !mkdtemp(dir))
-    dir[0] = '\0';
-  MPI_Bcast(dir, (int)sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
-  return strdup(dir);
-}
-
 /* (b) checkpoints: every 2 epochs (the file holds epoch 2), and a stop before the first
  * step; resuming from either ends bitwise where the straight fit does. */
 static void check_resume(sm_ctx *ctx, const sm_experiment *e, const sm_hapmat *train,
@@ -204,7 +194,7 @@ int main(int argc, char **argv) {
   if (load_experiment(&ctx, NULL, &e) == SM_OK && read_train(&ctx, &e, &train, &vars) == SM_OK) {
     CHECK(fit(&ctx, &e, NULL, &train, &straight) == SM_OK);
     check_curve(&ctx, &e, &straight);
-    char *dir = tmpdir();
+    char *dir = test_mkdtemp("synthmpi_hapvae");
     check_resume(&ctx, &e, &train, dir, &straight);
     check_sampling(&ctx, &e, &straight, &vars, dir);
     check_refusal(&ctx, &e, &train);

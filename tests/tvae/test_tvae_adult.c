@@ -113,16 +113,6 @@ static void check_same(const void *a, const void *b) {
   CHECK(hist == 0);
 }
 
-static char *tmpdir(void) {
-  char dir[64] = "/tmp/synthmpi_tvae_XXXXXX";
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank == 0 && !mkdtemp(dir))
-    dir[0] = '\0';
-  MPI_Bcast(dir, (int)sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
-  return strdup(dir);
-}
-
 /* (b), (c): checkpoints, resume, refusal, stop. straight is the uninterrupted fit. */
 static void check_checkpoints(sm_ctx *ctx, const sm_experiment *e, const sm_table *train,
                               const char *dir, const void *straight) {
@@ -276,7 +266,7 @@ int main(int argc, char **argv) {
   sm_ctx ctx;
   sm_ctx_init(&ctx, MPI_COMM_WORLD);
   ctx.log_level = SM_LOG_WARN;
-  char *dir = tmpdir();
+  char *dir = test_mkdtemp("synthmpi_tvae");
   sm_experiment e;
   const char *sets[] = {"model.epochs=4"};
   sm_table train;
