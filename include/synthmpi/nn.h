@@ -16,8 +16,42 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "synthmpi/core.h"
+
+/* ---- elementwise math -------------------------------------------------------------- */
+
+/* e^x in float as 2^k e^r, k = round(x / ln 2), |r| <= ln 2 / 2, with e^r from its Taylor
+ * series to r^7 (relative error below 2e-7, tested). Arithmetic only, so a loop of calls
+ * vectorises where the C library's expf would be a call per value. Returns 0 below -86,
+ * saturates at e^88 above 88, and passes NaN through. */
+static inline float sm_expf(float x) {
+  const float shifter = 0x1.8p23f; /* adding it rounds to an integer held in the low bits */
+  float xc = x < -86.0f ? -86.0f : x > 88.0f ? 88.0f : x;
+  float t = xc * 0x1.715476p0f + shifter;
+  float k = t - shifter;
+  float r = xc - k * 0x1.62e4p-1f - k * 0x1.7f7d1cp-20f; /* ln 2 in two parts */
+
+  /* e^r by Horner's rule */
+  float p = 1.0f / 5040;
+  p = p * r + 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+
+  /* times 2^k: k added to the exponent bits */
+  uint32_t tb, pb;
+  memcpy(&tb, &t, sizeof tb);
+  memcpy(&pb, &p, sizeof pb);
+  pb += (tb - 0x4B400000u) << 23;
+  float y;
+  memcpy(&y, &pb, sizeof y);
+  return x != x ? x : x < -86.0f ? 0.0f : y;
+}
 
 /* ---- parameters: one contiguous block of values and one of gradients ---------------- */
 
@@ -73,6 +107,21 @@ void sm_linear_backward(float *dx, sm_nn_params *p, const float *dy, const float
  * norm2[r] += |x_r|^2 |dy_r|^2 + |dy_r|^2. */
 void sm_linear_example_norms(double *norm2, const float *dy, const float *x, const sm_linear *l,
                              int rows);
+
+/* Rows given by their nonzeros: row r's entries are (col[r * nnz + k], val[r * nnz + k]) for
+ * k < nnz, distinct columns; a row with fewer nonzeros pads with value 0. */
+typedef struct sm_sparse_rows {
+  const int32_t *col;
+  const float *val;
+  int nnz;
+} sm_sparse_rows;
+
+/* sm_linear_forward for sparse x; the same y up to the order of the sums. */
+void sm_linear_forward_sparse(float *y, const sm_sparse_rows *x, const sm_linear *l,
+                              const sm_nn_params *p, int rows);
+/* dW += x^T dy and db += sum_rows dy for sparse x (no input gradient). */
+void sm_linear_backward_sparse(sm_nn_params *p, const float *dy, const sm_sparse_rows *x,
+                               const sm_linear *l, int rows);
 
 /* ---- causal dilated 1-D convolution over one sequence -------------------------------- */
 
@@ -184,6 +233,20 @@ double sm_mse_loss(float *dx, const float *x, const float *t, size_t n, float sc
  * (target < 0: row skipped). */
 double sm_cross_entropy_loss(float *dx, const float *x, const int32_t *target, int rows, int stride,
                              int start, int width, float scale);
+/* Spans of one-hot columns of the same rows, each with its cross-entropy as above. */
+typedef struct sm_ce_spans {
+  int n;                 /* spans */
+  const int *start;      /* (n) first column of each */
+  const int *width;      /* (n) its columns */
+  const int32_t *target; /* span h, row r: target[h * target_stride + r] */
+  size_t target_stride;
+} sm_ce_spans;
+
+/* The sum of sm_cross_entropy_loss over the spans, a row at a time so that the exponentials
+ * run over whole rows (vectorised). work holds 2 * stride floats. Writes dx only in the
+ * spans' columns. */
+double sm_cross_entropy_spans(float *dx, float *work, const float *x, const sm_ce_spans *sp,
+                              int rows, int stride, float scale);
 /* Gaussian negative log-likelihood of t under N(mu, exp(logvar)):
  * 0.5 * sum (logvar + (t - mu)^2 / exp(logvar)) (the constant log 2 pi left out).
  * dmu and dlogvar may be NULL. */

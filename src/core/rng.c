@@ -167,15 +167,35 @@ static void philox_blocks(const sm_rng *r, uint32_t first, int nb, uint32_t *x) 
 
 /* out[i] = sm_normal_from_u32(x[i]) for i < n: the centre formula for every draw
  * (vectorised), then the few tails one by one. */
+/* Whether draw x lies in a tail: p = (x + 0.5) / 2^32 outside the centre. */
+static int in_tail(uint32_t x) {
+  double p = ((double)x + 0.5) * 0x1.0p-32;
+  return p < ACKLAM_P_LOW || p > 1.0 - ACKLAM_P_LOW;
+}
+
+/* The largest draw of the lower tail and the smallest of the upper one, so that a draw's
+ * tail is found by comparing integers. */
+static void tail_bounds(uint32_t *lo, uint32_t *hi) {
+  uint32_t a = (uint32_t)(ACKLAM_P_LOW * 0x1.0p32), b = (uint32_t)((1.0 - ACKLAM_P_LOW) * 0x1.0p32);
+  while (in_tail(a + 1))
+    a++;
+  while (!in_tail(a))
+    a--;
+  while (in_tail(b - 1))
+    b--;
+  while (!in_tail(b))
+    b++;
+  *lo = a;
+  *hi = b;
+}
+
 SM_VECTOR_CLONES
-static void normals_of_u32(float *out, const uint32_t *x, int n) {
+static void normals_of_u32(float *out, const uint32_t *x, int n, uint32_t lo, uint32_t hi) {
   for (int i = 0; i < n; i++)
     out[i] = (float)acklam_centre(((double)x[i] + 0.5) * 0x1.0p-32);
-  for (int i = 0; i < n; i++) {
-    double p = ((double)x[i] + 0.5) * 0x1.0p-32;
-    if (p < ACKLAM_P_LOW || p > 1.0 - ACKLAM_P_LOW)
-      out[i] = (float)tail_from_u32(x[i], p);
-  }
+  for (int i = 0; i < n; i++)
+    if (x[i] <= lo || x[i] >= hi)
+      out[i] = (float)tail_from_u32(x[i], ((double)x[i] + 0.5) * 0x1.0p-32);
 }
 
 SM_VECTOR_CLONES
@@ -185,12 +205,13 @@ void sm_rng_normals(sm_rng *r, float *out, int n) {
     out[i] = (float)sm_normal_from_u32(sm_rng_u32(r));
 
   /* whole blocks straight from their counters */
-  uint32_t x[4 * NORMALS_BLOCKS];
+  uint32_t x[4 * NORMALS_BLOCKS], lo, hi;
+  tail_bounds(&lo, &hi);
   while (n - i >= 4) {
     int nb = (n - i) / 4 < NORMALS_BLOCKS ? (n - i) / 4 : NORMALS_BLOCKS;
     philox_blocks(r, r->ctr[3], nb, x);
     r->ctr[3] += (uint32_t)nb;
-    normals_of_u32(out + i, x, 4 * nb);
+    normals_of_u32(out + i, x, 4 * nb, lo, hi);
     i += 4 * nb;
   }
 

@@ -77,6 +77,9 @@ tvae_train *sm_tvae_train_new(sm_ctx *ctx, tvae_state *st, const sm_table *train
 tvae_train *sm_tvae_train_wrap(sm_ctx *ctx, tvae_state *st, float *data, int64_t n_local,
                                int64_t row_offset);
 void sm_tvae_train_free(tvae_train *tr);
+/* Nonzeros per row the first layer takes its rows by; 0 when it multiplies them dense (no
+ * hidden layer, not fewer nonzeros than columns, or a one-hot span that is not one-hot). */
+int sm_tvae_train_nonzeros(const tvae_train *tr);
 /* Local. Switch the workspace to DP-SGD: every batch adds the sum of per-example gradients,
  * each clipped to L2 norm `clip` over all trained parameters (two backward passes). The
  * decoder's sigma is set to TVAE_PRIVATE_SIGMA and kept there: trained, its gradient

@@ -17,16 +17,25 @@
 struct tvae_train {
   tvae_state *st;
   int64_t n_local, row_offset;
-  int n_onehot;     /* one-hot spans */
-  int *onehot_span; /* (n_onehot) their span indices */
-  float *data;      /* (n_local, width) encoded rows */
-  int32_t *target;  /* (n_local, n_onehot) argmax of each one-hot span, a row's together */
-  int64_t cap;      /* batch rows the workspace holds */
+  int n_onehot;                     /* one-hot spans */
+  int *onehot_start, *onehot_width; /* (n_onehot) their columns */
+  sm_ce_spans ce;                   /* the one-hot spans of the batch, for the loss */
+  float *ce_work;                   /* (2 width) */
+  float *data;                      /* (n_local, width) encoded rows */
+  int32_t *target; /* (n_local, n_onehot) argmax of each one-hot span, a row's together */
+  /* the rows by their nonzeros (nnz > 0: the first layer takes them sparse) */
+  int nnz;
+  int32_t *nz_col; /* (n_local, nnz) */
+  float *nz_val;   /* (n_local, nnz) */
+  int64_t cap;     /* batch rows the workspace holds */
 
   /* the batch and its activations; one block, carved into these views */
   float *block;
-  int32_t *batch_target; /* (n_onehot, cap) */
-  float *x;              /* (cap, width) */
+  int32_t *batch_target;   /* (n_onehot, cap) */
+  sm_sparse_rows batch_nz; /* (cap, nnz) views of batch_col and batch_val */
+  int32_t *batch_col;
+  float *batch_val;
+  float *x; /* (cap, width) */
   /* each hidden layer's pre- and post-ReLU views are one array: the ReLU runs in place, and
    * its output is positive exactly where its input is, so it serves as the backward's mask */
   float *epre[TVAE_MAX_LAYERS], *epost[TVAE_MAX_LAYERS]; /* (cap, compress[i]) */
@@ -131,25 +140,88 @@ static size_t carve(tvae_train *tr, float *block) {
   return used;
 }
 
-/* Record each one-hot span's target class for every encoded row. */
+/* Record the one-hot spans, and each one's target class for every encoded row. */
 static int find_targets(sm_ctx *ctx, tvae_train *tr) {
   const sm_encoder *enc = &tr->st->encoder;
   size_t width = (size_t)enc->width, n = (size_t)tr->n_local;
-  tr->onehot_span = sm_malloc(ctx, (size_t)(enc->n_spans > 0 ? enc->n_spans : 1) * sizeof(int));
-  if (!tr->onehot_span)
+  size_t spans = (size_t)(enc->n_spans > 0 ? enc->n_spans : 1);
+  tr->onehot_start = sm_malloc(ctx, spans * sizeof(int));
+  tr->onehot_width = sm_malloc(ctx, spans * sizeof(int));
+  tr->ce_work = sm_malloc(ctx, 2 * (width > 0 ? width : 1) * sizeof(float));
+  if (!tr->onehot_start || !tr->onehot_width || !tr->ce_work)
     return SM_ERR;
   for (int k = 0; k < enc->n_spans; k++)
-    if (enc->spans[k].kind == SM_SPAN_ONEHOT)
-      tr->onehot_span[tr->n_onehot++] = k;
+    if (enc->spans[k].kind == SM_SPAN_ONEHOT) {
+      tr->onehot_start[tr->n_onehot] = enc->spans[k].start;
+      tr->onehot_width[tr->n_onehot++] = enc->spans[k].width;
+    }
+
+  /* the targets, a row's together */
   tr->target = sm_malloc(ctx, (size_t)(tr->n_onehot > 0 ? tr->n_onehot : 1) * (n > 0 ? n : 1) *
                                   sizeof(int32_t));
   if (!tr->target)
     return SM_ERR;
-  for (int k = 0; k < tr->n_onehot; k++) {
-    const sm_span *sp = &enc->spans[tr->onehot_span[k]];
+  for (int k = 0; k < tr->n_onehot; k++)
     for (size_t r = 0; r < n; r++)
-      tr->target[r * tr->n_onehot + k] = sm_argmax(tr->data + r * width + sp->start, sp->width);
+      tr->target[r * tr->n_onehot + k] =
+          sm_argmax(tr->data + r * width + tr->onehot_start[k], tr->onehot_width[k]);
+  return SM_OK;
+}
+
+/* The number of nonzeros a row may hold: each scalar column and one per one-hot span. */
+static int count_nonzeros(const sm_encoder *enc) {
+  int nnz = 0;
+  for (int k = 0; k < enc->n_spans; k++)
+    nnz += enc->spans[k].kind == SM_SPAN_SCALAR ? enc->spans[k].width : 1;
+  return nnz;
+}
+
+/* Row r's nonzeros into col and val: its scalar columns and each one-hot span's target, in
+ * span order. Returns 0 when a span holds another nonzero (not one-hot). */
+static int row_nonzeros(const tvae_train *tr, int64_t r, int32_t *col, float *val) {
+  const sm_encoder *enc = &tr->st->encoder;
+  const float *x = tr->data + (size_t)r * enc->width;
+  const int32_t *target = tr->target + (size_t)r * tr->n_onehot;
+  int at = 0;
+  for (int k = 0, h = 0; k < enc->n_spans; k++) {
+    const sm_span *sp = &enc->spans[k];
+    if (sp->kind == SM_SPAN_SCALAR) {
+      for (int c = sp->start; c < sp->start + sp->width; c++, at++) {
+        col[at] = c;
+        val[at] = x[c];
+      }
+      continue;
+    }
+    int t = target[h++];
+    for (int j = 0; j < sp->width; j++)
+      if (j != t && x[sp->start + j] != 0.0f)
+        return 0;
+    col[at] = sp->start + t;
+    val[at++] = x[sp->start + t];
   }
+  return 1;
+}
+
+/* The first hidden layer takes the rows by their nonzeros when there is one, a row has fewer
+ * nonzeros than columns and every one-hot span is one-hot; else tr->nnz stays 0 and it
+ * multiplies the dense rows. */
+static int find_nonzeros(sm_ctx *ctx, tvae_train *tr) {
+  const sm_encoder *enc = &tr->st->encoder;
+  int nnz = count_nonzeros(enc);
+  if (tr->st->set.n_compress == 0 || nnz >= enc->width || nnz == 0)
+    return SM_OK;
+  size_t n = (size_t)(tr->n_local > 0 ? tr->n_local : 1) * (size_t)nnz;
+  tr->nz_col = sm_malloc(ctx, n * sizeof(int32_t));
+  tr->nz_val = sm_malloc(ctx, n * sizeof(float));
+  tr->batch_col = sm_malloc(ctx, (size_t)tr->cap * nnz * sizeof(int32_t));
+  tr->batch_val = sm_malloc(ctx, (size_t)tr->cap * nnz * sizeof(float));
+  if (!tr->nz_col || !tr->nz_val || !tr->batch_col || !tr->batch_val)
+    return SM_ERR;
+  for (int64_t r = 0; r < tr->n_local; r++)
+    if (!row_nonzeros(tr, r, tr->nz_col + r * nnz, tr->nz_val + r * nnz))
+      return SM_OK;
+  tr->nnz = nnz;
+  tr->batch_nz = (sm_sparse_rows){.col = tr->batch_col, .val = tr->batch_val, .nnz = nnz};
   return SM_OK;
 }
 
@@ -170,11 +242,18 @@ tvae_train *sm_tvae_train_wrap(sm_ctx *ctx, tvae_state *st, float *data, int64_t
 
   /* targets, then one block for the batch */
   int rc = data ? find_targets(ctx, tr) : SM_ERR;
+  if (rc == SM_OK)
+    rc = find_nonzeros(ctx, tr);
   if (rc == SM_OK) {
     tr->block = sm_malloc(ctx, carve(tr, NULL) * sizeof(float));
     tr->batch_target = sm_malloc(ctx, (size_t)(tr->n_onehot > 0 ? tr->n_onehot : 1) *
                                           (size_t)tr->cap * sizeof(int32_t));
     rc = tr->block && tr->batch_target ? SM_OK : SM_ERR;
+    tr->ce = (sm_ce_spans){.n = tr->n_onehot,
+                           .start = tr->onehot_start,
+                           .width = tr->onehot_width,
+                           .target = tr->batch_target,
+                           .target_stride = (size_t)tr->cap};
   }
   if (rc != SM_OK) {
     sm_tvae_train_free(tr);
@@ -184,12 +263,22 @@ tvae_train *sm_tvae_train_wrap(sm_ctx *ctx, tvae_state *st, float *data, int64_t
   return tr;
 }
 
+int sm_tvae_train_nonzeros(const tvae_train *tr) {
+  return tr->nnz;
+}
+
 void sm_tvae_train_free(tvae_train *tr) {
   if (!tr)
     return;
-  free(tr->onehot_span);
+  free(tr->onehot_start);
+  free(tr->onehot_width);
+  free(tr->ce_work);
   free(tr->data);
   free(tr->target);
+  free(tr->nz_col);
+  free(tr->nz_val);
+  free(tr->batch_col);
+  free(tr->batch_val);
   free(tr->block);
   free(tr->batch_target);
   free(tr->norm2);
@@ -231,17 +320,48 @@ static void gather(tvae_train *tr, const int64_t *rows, int m) {
     for (int k = 0; k < tr->n_onehot; k++)
       tr->batch_target[(size_t)k * tr->cap + r] = t[k];
   }
+  size_t nnz = (size_t)tr->nnz;
+  for (int r = 0; r < m && nnz > 0; r++) {
+    memcpy(tr->batch_col + r * nnz, tr->nz_col + rows[r] * nnz, nnz * sizeof(int32_t));
+    memcpy(tr->batch_val + r * nnz, tr->nz_val + rows[r] * nnz, nnz * sizeof(float));
+  }
 }
 
-/* std = exp(logvar / 2) and z = mu + eps std over n values: the library calls in one loop,
- * the arithmetic in another that vectorises. */
+/* std = exp(logvar / 2) and z = mu + eps std over n values. */
 SM_VECTOR_CLONES
 static void reparameterise(float *restrict z, float *restrict std, const float *restrict mu,
                            const float *restrict logvar, const float *restrict eps, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    std[i] = expf(0.5f * logvar[i]);
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
+    std[i] = sm_expf(0.5f * logvar[i]);
     z[i] = mu[i] + eps[i] * std[i];
+  }
+}
+
+/* KL(N(mu, std^2) || N(0, I)) over n values, with std from the reparameterisation
+ * (var = std^2, no exponential): -0.5 sum (1 + logvar - mu^2 - var), summed in eight double
+ * lanes; its gradients times beta: d/dmu = beta mu, d/dlogvar = 0.5 beta (var - 1). */
+SM_VECTOR_CLONES
+static double kl_loss(float *restrict dmu, float *restrict dlogvar, const float *restrict mu,
+                      const float *restrict logvar, const float *restrict std, size_t n,
+                      float beta) {
+  double lane[8] = {0}, loss = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (size_t k = i; k < i + 8; k++) {
+      float var = std[k] * std[k];
+      lane[k - i] += -0.5 * ((double)logvar[k] + 1.0 - (double)mu[k] * mu[k] - var);
+      dmu[k] = beta * mu[k];
+      dlogvar[k] = 0.5f * beta * (var - 1.0f);
+    }
+  for (; i < n; i++) {
+    float var = std[i] * std[i];
+    loss += -0.5 * ((double)logvar[i] + 1.0 - (double)mu[i] * mu[i] - var);
+    dmu[i] = beta * mu[i];
+    dlogvar[i] = 0.5f * beta * (var - 1.0f);
+  }
+  for (int k = 0; k < 8; k++)
+    loss += lane[k];
+  return loss;
 }
 
 /* Encoder, then z = mu + eps * exp(logvar / 2) with eps from the stream (seed mixed with
@@ -251,7 +371,10 @@ static void encoder_forward(tvae_train *tr, const int64_t *rows, int m, int64_t 
   const tvae_net *net = &tr->st->net;
   const float *in = tr->x;
   for (int i = 0; i < s->n_compress; i++) {
-    sm_linear_forward(tr->epre[i], in, &net->enc[i], &net->params, m);
+    if (i == 0 && tr->nnz > 0)
+      sm_linear_forward_sparse(tr->epre[i], &tr->batch_nz, &net->enc[i], &net->params, m);
+    else
+      sm_linear_forward(tr->epre[i], in, &net->enc[i], &net->params, m);
     sm_relu_forward(tr->epost[i], tr->epre[i], (size_t)m * s->compress[i]);
     in = tr->epost[i];
   }
@@ -301,18 +424,13 @@ static double reconstruction_loss(tvae_train *tr, int m) {
   const sm_encoder *enc = &tr->st->encoder;
   float factor = (float)tr->st->set.loss_factor;
   double sum = 0.0;
-  for (int k = 0, h = 0; k < enc->n_spans; k++) {
+  for (int k = 0; k < enc->n_spans; k++) {
     const sm_span *sp = &enc->spans[k];
-    if (sp->kind == SM_SPAN_SCALAR) {
-      for (int c = sp->start; c < sp->start + sp->width; c++)
-        sum += scalar_loss(tr, c, m);
-    } else {
-      const int32_t *target = tr->batch_target + (size_t)h++ * tr->cap;
-      sum += sm_cross_entropy_loss(tr->drec, tr->rec, target, m, enc->width, sp->start, sp->width,
-                                   factor);
-    }
+    for (int c = sp->start; sp->kind == SM_SPAN_SCALAR && c < sp->start + sp->width; c++)
+      sum += scalar_loss(tr, c, m);
   }
-  return sum;
+  return sum +
+         sm_cross_entropy_spans(tr->drec, tr->ce_work, tr->rec, &tr->ce, m, enc->width, factor);
 }
 
 /* ---- backward ----------------------------------------------------------------------- */
@@ -369,7 +487,10 @@ static void encoder_backward(tvae_train *tr, int m, sm_nn_params *p, double *nor
     const float *in = i > 0 ? tr->epost[i - 1] : tr->x;
     if (norm2)
       sm_linear_example_norms(norm2, dh, in, &net->enc[i], m);
-    sm_linear_backward(dx, p, dh, in, &net->enc[i], m);
+    if (i == 0 && tr->nnz > 0)
+      sm_linear_backward_sparse(p, dh, &tr->batch_nz, &net->enc[i], m);
+    else
+      sm_linear_backward(dx, p, dh, in, &net->enc[i], m);
     other = dh;
     dh = dx;
   }
@@ -389,8 +510,7 @@ static int forward(sm_ctx *ctx, tvae_train *tr, const int64_t *rows, int64_t m, 
                           tr->rec);
   loss[0] += reconstruction_loss(tr, rows_here);
   size_t n = (size_t)rows_here * tr->st->set.embedding_dim;
-  loss[1] +=
-      sm_kl_normal_loss(tr->dmu, tr->dlogvar, tr->mu, tr->logvar, n, (float)tr->st->set.beta);
+  loss[1] += kl_loss(tr->dmu, tr->dlogvar, tr->mu, tr->logvar, tr->std, n, (float)tr->st->set.beta);
   return SM_OK;
 }
 

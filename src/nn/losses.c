@@ -54,6 +54,64 @@ double sm_cross_entropy_loss(float *dx, const float *x, const int32_t *target, i
   return loss;
 }
 
+/* Row r of sm_cross_entropy_spans: top holds each span's maximum over its columns and e
+ * the exponentials of x less them; returns the log of the product of the spans' sums of
+ * exponentials less the logits of the targets less the maxima (the row's loss). */
+static inline double spans_row(float *dr, float *restrict e, float *restrict top, const float *xr,
+                               const sm_ce_spans *sp, int r, int stride, float scale) {
+  /* each span's maximum, spread over its columns (other columns keep what they hold) */
+  for (int h = 0; h < sp->n; h++) {
+    const float *xs = xr + sp->start[h];
+    float m = xs[0];
+    for (int j = 1; j < sp->width[h]; j++)
+      m = xs[j] > m ? xs[j] : m;
+    for (int j = 0; j < sp->width[h]; j++)
+      top[sp->start[h] + j] = m;
+  }
+
+  /* the exponentials over the whole row */
+  for (int c = 0; c < stride; c++)
+    e[c] = sm_expf(xr[c] - top[c]);
+
+  /* per span: its sum, the loss terms, softmax minus the one-hot target */
+  double prod = 1.0, rest = 0.0;
+  for (int h = 0; h < sp->n; h++) {
+    int s = sp->start[h], w = sp->width[h], t = sp->target[h * sp->target_stride + r];
+    if (t < 0 || t >= w) {
+      for (int j = 0; dr && j < w; j++)
+        dr[s + j] = 0.0f;
+      continue;
+    }
+    double sum = 0;
+    for (int j = 0; j < w; j++)
+      sum += e[s + j];
+    prod *= sum;
+    rest += top[s] - xr[s + t];
+    if (prod > 1e200) { /* the log of the product so far, before it overflows */
+      rest += log(prod);
+      prod = 1.0;
+    }
+    float inv = (float)(scale / sum);
+    for (int j = 0; dr && j < w; j++)
+      dr[s + j] = e[s + j] * inv;
+    if (dr)
+      dr[s + t] -= scale;
+  }
+  return log(prod) + rest;
+}
+
+SM_VECTOR_CLONES
+double sm_cross_entropy_spans(float *dx, float *work, const float *x, const sm_ce_spans *sp,
+                              int rows, int stride, float scale) {
+  double loss = 0;
+  for (int c = 0; c < stride; c++)
+    work[stride + c] = 0.0f;
+  for (int r = 0; r < rows; r++)
+    loss += spans_row(dx ? dx + (size_t)r * stride : NULL, work, work + stride,
+                      x + (size_t)r * stride, sp, r, stride, scale);
+  return loss;
+}
+
 /* 0.5 sum (logvar + (t - mu)^2 exp(-logvar));
  * d/dmu = -(t - mu) exp(-logvar), d/dlogvar = 0.5 (1 - (t - mu)^2 exp(-logvar)). */
 double sm_gaussian_nll_loss(float *dmu, float *dlogvar, const float *mu, const float *logvar,

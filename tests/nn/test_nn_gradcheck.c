@@ -46,6 +46,62 @@ static void check_linear(sm_ctx *ctx) {
   sm_nn_params_free(&c.p);
 }
 
+/* ---- linear over sparse rows --------------------------------------------------------- */
+
+enum { SP_ROWS = 7, SP_IN = 40, SP_OUT = 37, SP_NNZ = 5 };
+
+/* The sparse forward and backward against the dense layer (itself checked above) on rows
+ * with SP_NNZ nonzeros each, one of them a padding zero; SP_OUT is not a multiple of the
+ * forward's block, so the remainder path runs too. */
+static void check_linear_sparse(sm_ctx *ctx) {
+  sm_linear l;
+  sm_nn_params p = {0};
+  sm_linear_reserve(&l, &p, SP_IN, SP_OUT);
+  CHECK(sm_nn_params_alloc(ctx, &p) == SM_OK);
+  sm_linear_init_default(&l, &p, 12);
+
+  /* rows: distinct columns r, r + 7, ..., values from the test stream, the last one 0 */
+  int32_t col[SP_ROWS * SP_NNZ];
+  float val[SP_ROWS * SP_NNZ], x[SP_ROWS * SP_IN] = {0}, dy[SP_ROWS * SP_OUT];
+  rand_floats(val, SP_ROWS * SP_NNZ, 3, -1, 1);
+  rand_floats(dy, SP_ROWS * SP_OUT, 4, -1, 1);
+  for (int r = 0; r < SP_ROWS; r++)
+    for (int k = 0; k < SP_NNZ; k++) {
+      int at = r * SP_NNZ + k;
+      col[at] = (r + 7 * k) % SP_IN;
+      val[at] = k == SP_NNZ - 1 ? 0.0f : val[at];
+      x[r * SP_IN + col[at]] = val[at];
+    }
+  sm_sparse_rows sx = {.col = col, .val = val, .nnz = SP_NNZ};
+
+  /* forward */
+  float y[SP_ROWS * SP_OUT], ys[SP_ROWS * SP_OUT];
+  sm_linear_forward(y, x, &l, &p, SP_ROWS);
+  sm_linear_forward_sparse(ys, &sx, &l, &p, SP_ROWS);
+  double worst = 0;
+  for (int i = 0; i < SP_ROWS * SP_OUT; i++)
+    worst = fmax(worst, fabs((double)y[i] - ys[i]));
+  printf("sparse linear forward: max |dense - sparse| %.2e\n", worst);
+  CHECK(worst < 1e-5);
+
+  /* backward: the same parameter gradients, accumulated */
+  float *dense_grad = malloc(p.n * sizeof(float));
+  sm_nn_zero_grad(&p);
+  sm_linear_backward(NULL, &p, dy, x, &l, SP_ROWS);
+  memcpy(dense_grad, p.grad, p.n * sizeof(float));
+  sm_nn_zero_grad(&p);
+  sm_linear_backward_sparse(&p, dy, &sx, &l, SP_ROWS);
+  sm_linear_backward_sparse(&p, dy, &sx, &l, SP_ROWS);
+  worst = 0;
+  for (size_t i = 0; i < p.n; i++)
+    worst = fmax(worst, fabs(2.0 * dense_grad[i] - p.grad[i]));
+  printf("sparse linear backward (twice): max |2 dense - sparse| %.2e\n", worst);
+  CHECK(worst < 1e-5);
+  free(dense_grad);
+  CHECK(p.grad[l.w + (size_t)col[0] * SP_OUT] != 0.0f);
+  sm_nn_params_free(&p);
+}
+
 /* ---- elementwise activations -------------------------------------------------------- */
 
 enum { ACT_N = 24 };
@@ -223,6 +279,7 @@ int main(int argc, char **argv) {
   CHECK(sm_ctx_init(&ctx, MPI_COMM_WORLD) == SM_OK);
 
   check_linear(&ctx);
+  check_linear_sparse(&ctx);
   check_activation(ACT_RELU, "relu");
   check_activation(ACT_LEAKY, "leaky relu");
   check_activation(ACT_TANH, "tanh");

@@ -74,6 +74,62 @@ static void check_cross_entropy(loss_case *c) {
     CHECK(scaled[2 * STRIDE + START + j] == 0.0f);
 }
 
+/* Several spans of one row at once: the same loss and gradients as the per-span function,
+ * with a column between spans left as it was and an unlabelled row (2) in the second span;
+ * then the gradient against finite differences. */
+enum { SPANS_STRIDE = 12 };
+static const int span_start[] = {0, 4, 9}, span_width[] = {3, 4, 3};
+static const int32_t span_target[3 * CE_ROWS] = {0, 2, 1, 1, 0, 3, 1, -1, 0, 2, 2, 0, 1, 1, 0};
+
+static double spans_objective(void *state) {
+  const float *x = state;
+  float work[2 * SPANS_STRIDE];
+  sm_ce_spans sp = {3, span_start, span_width, span_target, CE_ROWS};
+  return sm_cross_entropy_spans(NULL, work, x, &sp, CE_ROWS, SPANS_STRIDE, 1.0f);
+}
+
+static void check_cross_entropy_spans(void) {
+  float x[CE_ROWS * SPANS_STRIDE], dx[CE_ROWS * SPANS_STRIDE], want[CE_ROWS * SPANS_STRIDE];
+  float work[2 * SPANS_STRIDE];
+  rand_floats(x, CE_ROWS * SPANS_STRIDE, 6, -4, 4);
+  for (int i = 0; i < CE_ROWS * SPANS_STRIDE; i++)
+    dx[i] = want[i] = 7.0f;
+
+  /* the per-span function, span by span, is the reference */
+  sm_ce_spans sp = {3, span_start, span_width, span_target, CE_ROWS};
+  double loss = sm_cross_entropy_spans(dx, work, x, &sp, CE_ROWS, SPANS_STRIDE, 0.5f), ref = 0;
+  for (int h = 0; h < 3; h++)
+    ref += sm_cross_entropy_loss(want, x, span_target + h * CE_ROWS, CE_ROWS, SPANS_STRIDE,
+                                 span_start[h], span_width[h], 0.5f);
+  double worst = 0;
+  for (int i = 0; i < CE_ROWS * SPANS_STRIDE; i++)
+    worst = fmax(worst, fabs((double)dx[i] - want[i]));
+  printf("cross-entropy spans %.9f, per span %.9f, max gradient difference %.2e\n", loss, ref,
+         worst);
+  CHECK_CLOSE(loss, ref, 1e-5);
+  CHECK(worst < 1e-6);
+  CHECK(dx[3] == 7.0f && dx[SPANS_STRIDE + 8] == 7.0f);
+
+  /* finite differences of the loss itself */
+  sm_cross_entropy_spans(dx, work, x, &sp, CE_ROWS, SPANS_STRIDE, 1.0f);
+  for (int r = 0; r < CE_ROWS; r++)
+    dx[r * SPANS_STRIDE + 3] = dx[r * SPANS_STRIDE + 8] = 0.0f;
+  check_grad("cross-entropy spans dx", x, CE_ROWS * SPANS_STRIDE, dx, spans_objective, x);
+}
+
+/* sm_expf against exp in double over its whole range, and at its edges. */
+static void check_expf(void) {
+  double worst = 0;
+  for (float v = -85.9f; v < 88.0f; v += 1.7e-3f)
+    worst = fmax(worst, fabs(sm_expf(v) - exp(v)) / exp(v));
+  printf("sm_expf: max relative error %.2e\n", worst);
+  CHECK(worst < 2e-7);
+  CHECK(sm_expf(0.0f) == 1.0f);
+  CHECK(sm_expf(-100.0f) == 0.0f && sm_expf(-INFINITY) == 0.0f);
+  CHECK(isfinite(sm_expf(100.0f)) && sm_expf(100.0f) == sm_expf(88.0f));
+  CHECK(isnan(sm_expf(NAN)));
+}
+
 static void check_gaussian(loss_case *c, int kl) {
   float dmu[N], dlogvar[N], smu[N], slogvar[N];
   nn_objective f = kl ? kl_objective : nll_objective;
@@ -111,6 +167,8 @@ int main(int argc, char **argv) {
 
   check_mse(&c);
   check_cross_entropy(&c);
+  check_cross_entropy_spans();
+  check_expf();
   check_gaussian(&c, 0);
   check_gaussian(&c, 1);
   check_values();

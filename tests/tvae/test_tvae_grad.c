@@ -24,18 +24,18 @@ static double step_loss(sm_ctx *ctx, tvae_state *st, tvae_train *tr) {
   return st->set.loss_factor * loss[0] + st->set.beta * loss[1];
 }
 
-int main(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
-  sm_ctx ctx;
-  sm_ctx_init(&ctx, MPI_COMM_SELF);
+/* Check every gradient of one batch over rows (taken), whose first layer takes nonzeros
+ * nonzeros per row (0: dense); returns the batch's loss. */
+static double check_rows(sm_ctx *ctx, float *rows, int nonzeros) {
   tvae_state *st = NULL;
-  CHECK(tvae_fixture_state(&ctx, &st) == SM_OK);
-  tvae_train *tr = sm_tvae_train_wrap(&ctx, st, tvae_fixture_rows(), TVAE_FIXTURE_ROWS, 100);
+  CHECK(tvae_fixture_state(ctx, &st) == SM_OK);
+  tvae_train *tr = sm_tvae_train_wrap(ctx, st, rows, TVAE_FIXTURE_ROWS, 100);
   CHECK(tr != NULL);
+  CHECK(sm_tvae_train_nonzeros(tr) == nonzeros);
 
   /* analytic gradients */
   size_t n = st->net.n_model;
-  double loss = step_loss(&ctx, st, tr);
+  double loss = step_loss(ctx, st, tr);
   float *grad = malloc(n * sizeof(float));
   memcpy(grad, st->net.params.grad, n * sizeof(float));
 
@@ -46,9 +46,9 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < n; i++) {
     float keep = v[i];
     v[i] = keep + (float)H;
-    double up = step_loss(&ctx, st, tr);
+    double up = step_loss(ctx, st, tr);
     v[i] = keep - (float)H;
-    double down = step_loss(&ctx, st, tr);
+    double down = step_loss(ctx, st, tr);
     v[i] = keep;
     double fd = (up - down) / (2 * H), d = fabs(fd - grad[i]);
     int sigma = i >= st->net.sigma && i < st->net.sigma + TVAE_FIXTURE_WIDTH;
@@ -60,9 +60,9 @@ int main(int argc, char **argv) {
     worst = fmax(worst, d);
     worst_sigma = sigma ? fmax(worst_sigma, d) : worst_sigma;
   }
-  printf("loss %.6f over %zu parameters: max |analytic - finite difference| %.3g (sigma %.3g), "
-         "tolerance %.0e + %.0e relative, %d outside\n",
-         loss, n, worst, worst_sigma, TOL_ABS, TOL_REL, bad);
+  printf("first layer %s: loss %.6f over %zu parameters: max |analytic - finite difference| "
+         "%.3g (sigma %.3g), tolerance %.0e + %.0e relative, %d outside\n",
+         nonzeros ? "sparse" : "dense", loss, n, worst, worst_sigma, TOL_ABS, TOL_REL, bad);
   CHECK(bad == 0);
 
   /* the sigma gradient is not trivially zero on the scalar spans */
@@ -70,6 +70,25 @@ int main(int argc, char **argv) {
   free(grad);
   sm_tvae_train_free(tr);
   tvae_fixture_free(st);
+  return loss;
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  sm_ctx ctx;
+  sm_ctx_init(&ctx, MPI_COMM_SELF);
+
+  /* the encoded rows: 4 nonzeros of 7 columns each, so the first layer takes them sparse */
+  double sparse = check_rows(&ctx, tvae_fixture_rows(), 4);
+
+  /* a row outside the batch with its first one-hot span made soft (columns 1-3): the first
+   * layer goes dense, and the batch's loss is the sparse one */
+  float *soft = tvae_fixture_rows();
+  soft[2 * TVAE_FIXTURE_WIDTH + 1] = 0.25f;
+  soft[2 * TVAE_FIXTURE_WIDTH + 2] = 0.0f;
+  soft[2 * TVAE_FIXTURE_WIDTH + 3] = 0.75f;
+  CHECK_CLOSE(check_rows(&ctx, soft, 0), sparse, 1e-5 * sparse);
+
   sm_ctx_free(&ctx);
   return test_finish();
 }
