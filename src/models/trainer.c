@@ -241,7 +241,9 @@ static int local_gradients(sm_ctx *ctx, sm_trainer *t, const sm_permutation *per
   if (!t->dp.enabled || t->dp.in_model) {
     int64_t global = 0;
     int64_t m =
-        sm_batch_rows(perm, t->batch_size, t->step, t->row_offset, t->n_local, rows, &global);
+        t->replicated
+            ? sm_batch_share(perm, t->batch_size, t->step, ctx->rank, ctx->size, rows, &global)
+            : sm_batch_rows(perm, t->batch_size, t->step, t->row_offset, t->n_local, rows, &global);
     *divisor = (double)global;
     return t->batch(ctx, t->model, rows, m, global, t->epoch, local);
   }

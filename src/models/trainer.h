@@ -53,6 +53,12 @@ int64_t sm_batches_per_epoch(int64_t n_rows, int64_t batch_size);
  * batch_size). Returns their count; *global_rows gets the size of the whole global batch. */
 int64_t sm_batch_rows(const sm_permutation *p, int64_t batch_size, int64_t step, int64_t row_offset,
                       int64_t n_local, int64_t *rows, int64_t *global_rows);
+/* Local, for ranks that each hold every row. Rank `rank` of `ranks` takes an even share of
+ * global batch `step`: the rows at its positions [count rank / ranks, count (rank + 1) /
+ * ranks) of the batch's count, as global indices in position order, into rows; returns how
+ * many, with *global_rows the batch's count. */
+int64_t sm_batch_share(const sm_permutation *p, int64_t batch_size, int64_t step, int rank,
+                       int ranks, int64_t *rows, int64_t *global_rows);
 
 /* ---- the training loop (trainer.c) -------------------------------------------------- */
 
@@ -102,8 +108,10 @@ typedef struct sm_trainer {
   size_t reduce_from;   /* the step clears, reduces and updates [reduce_from, n); 0 for the
                          * whole buffer (a model handling the floats before it on its own) */
 
-  /* the data: this rank's block of the global rows */
+  /* the data: this rank's block of the global rows; or, replicated, every row on every rank
+   * (row_offset 0, n_local n_global), each rank taking an even share of every batch */
   int64_t n_global, row_offset, n_local;
+  int replicated;
 
   /* private runs: the plan, and the ledger it records into (saved in checkpoints) */
   sm_trainer_dp dp;

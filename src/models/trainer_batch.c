@@ -63,3 +63,15 @@ int64_t sm_batch_rows(const sm_permutation *p, int64_t batch_size, int64_t step,
   *global_rows = last > first ? last - first : 0;
   return m;
 }
+
+int64_t sm_batch_share(const sm_permutation *p, int64_t batch_size, int64_t step, int rank,
+                       int ranks, int64_t *rows, int64_t *global_rows) {
+  int64_t n = (int64_t)p->n, first = step * batch_size;
+  int64_t last = first + batch_size < n ? first + batch_size : n;
+  int64_t count = last > first ? last - first : 0;
+  int64_t lo = first + count * rank / ranks, hi = first + count * (rank + 1) / ranks;
+  for (int64_t pos = lo; pos < hi; pos++)
+    rows[pos - lo] = (int64_t)sm_permutation_apply(p, (uint64_t)pos);
+  *global_rows = count;
+  return hi - lo;
+}

@@ -38,6 +38,9 @@ static const sm_param_desc tvae_params[] = {
      "epochs between checkpoints; 0: only when stopped by a signal"},
     {"max_modes", SM_PARAM_INT, "10", 1, SM_MAX_MODES, NULL,
      "mixture components per numeric column in the mode-specific normalisation"},
+    {"replicate_mb", SM_PARAM_REAL, "256", 0, 1e7, NULL,
+     "encoded training rows up to this size (MiB) are copied to every rank, which then takes an "
+     "even share of each batch instead of the batch rows it holds; 0: never"},
     {"max_categories", SM_PARAM_INT, "1000", 2, 1e7, NULL,
      "most categories a column may have: each one is an input and an output of the networks"},
 };
@@ -90,6 +93,7 @@ int sm_tvae_settings(sm_ctx *ctx, const sm_params *p, tvae_settings *s) {
   s->epochs = (int64_t)sm_params_num(p, "epochs");
   s->seed = (uint64_t)sm_params_num(p, "seed");
   s->max_modes = (int)sm_params_num(p, "max_modes");
+  s->replicate_mb = sm_params_num(p, "replicate_mb");
   SM_TRY(sm_tvae_parse_dims(ctx, "compress_dims", sm_params_str(p, "compress_dims"), s->compress,
                             &s->n_compress));
   return sm_tvae_parse_dims(ctx, "decompress_dims", sm_params_str(p, "decompress_dims"),
@@ -120,12 +124,56 @@ void sm_tvae_free(void *state) {
 
 /* ---- fit ---------------------------------------------------------------------------- */
 
-tvae_train *sm_tvae_train_new(sm_ctx *ctx, tvae_state *st, const sm_table *train) {
+/* Collective. Every rank's encoded rows (local, taken over), in global order, on every
+ * rank; NULL on every rank when one is out of memory or the gather fails. */
+static float *gather_rows(sm_ctx *ctx, float *local, const sm_table *train, int64_t n_global,
+                          int width) {
+  float *all = sm_malloc(ctx, (size_t)(n_global > 0 ? n_global : 1) * width * sizeof(float));
+  int64_t *blocks = sm_malloc(ctx, 2 * (size_t)ctx->size * sizeof(int64_t));
+  int *counts = sm_malloc(ctx, 2 * (size_t)ctx->size * sizeof(int));
+  int rc = sm_agree(ctx, local && all && blocks && counts ? SM_OK : SM_ERR);
+
+  /* each rank's block of rows: where it starts and how many, in floats */
+  int64_t mine[2] = {train->row_offset, train->n_rows};
+  if (rc == SM_OK &&
+      MPI_Allgather(mine, 2, MPI_INT64_T, blocks, 2, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
+    rc = sm_fail(ctx, SM_ERR, "tvae: MPI_Allgather of the row blocks failed");
+  for (int r = 0; rc == SM_OK && r < ctx->size; r++) {
+    counts[r] = (int)(blocks[2 * r + 1] * width);
+    counts[ctx->size + r] = (int)(blocks[2 * r] * width);
+  }
+  if (rc == SM_OK && MPI_Allgatherv(local, counts[ctx->rank], MPI_FLOAT, all, counts,
+                                    counts + ctx->size, MPI_FLOAT, ctx->comm) != MPI_SUCCESS)
+    rc = sm_fail(ctx, SM_ERR, "tvae: MPI_Allgatherv of the encoded rows failed");
+  free(local);
+  free(blocks);
+  free(counts);
+  if (rc != SM_OK) {
+    free(all);
+    return NULL;
+  }
+  return all;
+}
+
+tvae_train *sm_tvae_train_new(sm_ctx *ctx, tvae_state *st, const sm_table *train, int64_t n_global,
+                              int replicate) {
   size_t width = (size_t)st->encoder.width, n = (size_t)train->n_rows;
   float *data = sm_malloc(ctx, (n > 0 ? n : 1) * width * sizeof(float));
   if (data)
     sm_encoder_encode(&st->encoder, train, 0, train->n_rows, st->set.seed, SM_STREAM_ENCODE, data);
-  return sm_tvae_train_wrap(ctx, st, data, train->n_rows, train->row_offset);
+  if (!replicate)
+    return sm_tvae_train_wrap(ctx, st, data, train->n_rows, train->row_offset);
+  data = gather_rows(ctx, data, train, n_global, (int)width);
+  return data ? sm_tvae_train_wrap(ctx, st, data, n_global, 0) : NULL;
+}
+
+/* Whether to copy the encoded rows to every rank: more than one rank, not a private run
+ * (its Poisson samples are drawn by each row's owner), and all rows within replicate_mb
+ * (and within the int counts of one gather). */
+static int replicate_rows(const sm_ctx *ctx, const tvae_state *st, int64_t n_global, int private) {
+  double floats = (double)n_global * st->encoder.width;
+  return ctx->size > 1 && !private && floats * sizeof(float) <= st->set.replicate_mb * 1048576.0 &&
+         floats < 2147483647.0;
 }
 
 /* Local (the schema is the same on every rank). A column with more categories than
@@ -206,23 +254,34 @@ static int train(sm_ctx *ctx, tvae_state *st, const sm_table *train_rows, int64_
   sm_tvae_layout(&st->net, &st->set, st->encoder.width);
   trainer_setup(&t, st, &adam, NULL);
   sm_trainer_reserve(&t, &st->net.params);
-  int rc = sm_nn_params_alloc(ctx, &st->net.params);
-  if (rc == SM_OK) {
-    init_params(&st->net, &st->set);
-    tr = sm_tvae_train_new(ctx, st, train_rows);
-    rc = tr ? sm_adam_init(ctx, &adam, st->net.params.n, st->set.lr, 0.9, 0.999, 1e-8,
-                           st->set.l2scale, 0)
-            : SM_ERR;
-  }
-  rc = sm_agree(ctx, rc);
+  int rc = sm_agree(ctx, sm_nn_params_alloc(ctx, &st->net.params));
 
   /* a private run: the plan must fit the budget before the first step */
-  t.model = tr;
   t.n_global = n_global;
   t.row_offset = train_rows->row_offset;
   t.n_local = train_rows->n_rows;
   if (rc == SM_OK)
     rc = sm_agree(ctx, sm_trainer_dp_plan(ctx, &t, opt->privacy));
+
+  /* the encoded rows, on every rank when they are small enough, and the optimiser */
+  if (rc == SM_OK) {
+    init_params(&st->net, &st->set);
+    t.replicated = replicate_rows(ctx, st, n_global, t.dp.enabled);
+    tr = sm_tvae_train_new(ctx, st, train_rows, n_global, t.replicated);
+    rc = tr ? sm_adam_init(ctx, &adam, st->net.params.n, st->set.lr, 0.9, 0.999, 1e-8,
+                           st->set.l2scale, 0)
+            : SM_ERR;
+    rc = sm_agree(ctx, rc);
+  }
+  if (t.replicated) {
+    t.row_offset = 0;
+    t.n_local = n_global;
+    sm_log(ctx, SM_LOG_INFO,
+           "tvae: the %.1f MiB of encoded rows copied to every rank, each taking an even "
+           "share of every batch",
+           (double)n_global * st->encoder.width * sizeof(float) / 1048576.0);
+  }
+  t.model = tr;
   if (rc == SM_OK && t.dp.enabled)
     rc = sm_agree(ctx, sm_tvae_train_private(ctx, tr, t.dp.clip));
 

@@ -25,6 +25,7 @@ typedef struct tvae_settings {
   int64_t batch_size, epochs;
   uint64_t seed;
   int max_modes;
+  double replicate_mb; /* runtime only, not saved: see sm_tvae_train_new */
 } tvae_settings;
 
 /* The two networks carved out of one parameter buffer. */
@@ -69,9 +70,12 @@ void sm_tvae_decoder_forward(const tvae_net *net, const tvae_settings *s, const 
  * one-hot targets and the activations of one batch. */
 typedef struct tvae_train tvae_train;
 
-/* Local. Encode the rank's rows of train (stream (seed, SM_STREAM_ENCODE, global row)) and
- * allocate the batch workspace; NULL when out of memory (recorded in ctx). */
-tvae_train *sm_tvae_train_new(sm_ctx *ctx, tvae_state *st, const sm_table *train);
+/* Encode the rank's rows of train (stream (seed, SM_STREAM_ENCODE, global row)) and
+ * allocate the batch workspace; NULL when out of memory (recorded in ctx). Local; or, with
+ * replicate, collective: every rank then gets all n_global encoded rows (in global order,
+ * row offset 0), so that each can take an even share of every batch. */
+tvae_train *sm_tvae_train_new(sm_ctx *ctx, tvae_state *st, const sm_table *train, int64_t n_global,
+                              int replicate);
 /* Local. The same from rows already encoded: data (n_local, width) is taken over (freed with
  * the workspace, also on failure); row_offset is the global index of its first row. */
 tvae_train *sm_tvae_train_wrap(sm_ctx *ctx, tvae_state *st, float *data, int64_t n_local,

@@ -20,7 +20,7 @@ struct tvae_train {
   int n_onehot;                     /* one-hot spans */
   int *onehot_start, *onehot_width; /* (n_onehot) their columns */
   sm_ce_spans ce;                   /* the one-hot spans of the batch, for the loss */
-  float *ce_work;                   /* (2 width) */
+  float *ce_work;                   /* (width) */
   float *data;                      /* (n_local, width) encoded rows */
   int32_t *target; /* (n_local, n_onehot) argmax of each one-hot span, a row's together */
   /* the rows by their nonzeros (nnz > 0: the first layer takes them sparse) */
@@ -147,7 +147,7 @@ static int find_targets(sm_ctx *ctx, tvae_train *tr) {
   size_t spans = (size_t)(enc->n_spans > 0 ? enc->n_spans : 1);
   tr->onehot_start = sm_malloc(ctx, spans * sizeof(int));
   tr->onehot_width = sm_malloc(ctx, spans * sizeof(int));
-  tr->ce_work = sm_malloc(ctx, 2 * (width > 0 ? width : 1) * sizeof(float));
+  tr->ce_work = sm_malloc(ctx, (width > 0 ? width : 1) * sizeof(float));
   if (!tr->onehot_start || !tr->onehot_width || !tr->ce_work)
     return SM_ERR;
   for (int k = 0; k < enc->n_spans; k++)

@@ -54,26 +54,29 @@ double sm_cross_entropy_loss(float *dx, const float *x, const int32_t *target, i
   return loss;
 }
 
-/* Row r of sm_cross_entropy_spans: top holds each span's maximum over its columns and e
- * the exponentials of x less them; returns the log of the product of the spans' sums of
- * exponentials less the logits of the targets less the maxima (the row's loss). */
-static inline double spans_row(float *dr, float *restrict e, float *restrict top, const float *xr,
-                               const sm_ce_spans *sp, int r, int stride, float scale) {
-  /* each span's maximum, spread over its columns (other columns keep what they hold) */
-  for (int h = 0; h < sp->n; h++) {
-    const float *xs = xr + sp->start[h];
-    float m = xs[0];
-    for (int j = 1; j < sp->width[h]; j++)
-      m = xs[j] > m ? xs[j] : m;
-    for (int j = 0; j < sp->width[h]; j++)
-      top[sp->start[h] + j] = m;
-  }
+/* Logits within +-SAFE_LOGIT have exponentials that neither overflow nor flush to zero in
+ * float (e^80 < 1e35), so a span inside it needs no shift by its maximum. */
+#define SAFE_LOGIT 80.0f
 
-  /* the exponentials over the whole row */
+/* e[0 .. w) <- exp(x - max x) of one span; returns the maximum. */
+static inline float shifted_exps(float *e, const float *x, int w) {
+  float top = x[0];
+  for (int j = 1; j < w; j++)
+    top = x[j] > top ? x[j] : top;
+  for (int j = 0; j < w; j++)
+    e[j] = sm_expf(x[j] - top);
+  return top;
+}
+
+/* Row r of sm_cross_entropy_spans, with e[0 .. stride) as workspace; returns its loss. */
+static inline double spans_row(float *dr, float *restrict e, const float *xr, const sm_ce_spans *sp,
+                               int r, int stride, float scale) {
+  /* the exponentials over the whole row, unshifted */
   for (int c = 0; c < stride; c++)
-    e[c] = sm_expf(xr[c] - top[c]);
+    e[c] = sm_expf(xr[c]);
 
-  /* per span: its sum, the loss terms, softmax minus the one-hot target */
+  /* per span: its sum (made again shifted by the maximum when a logit is not safe), the loss
+   * terms as the log of a product of sums plus the rest, softmax minus the one-hot target */
   double prod = 1.0, rest = 0.0;
   for (int h = 0; h < sp->n; h++) {
     int s = sp->start[h], w = sp->width[h], t = sp->target[h * sp->target_stride + r];
@@ -83,10 +86,19 @@ static inline double spans_row(float *dr, float *restrict e, float *restrict top
       continue;
     }
     double sum = 0;
-    for (int j = 0; j < w; j++)
+    float top = xr[s], shift = 0.0f;
+    for (int j = 0; j < w; j++) {
       sum += e[s + j];
+      top = xr[s + j] > top ? xr[s + j] : top;
+    }
+    if (top > SAFE_LOGIT || top < -SAFE_LOGIT) {
+      shift = shifted_exps(e + s, xr + s, w);
+      sum = 0;
+      for (int j = 0; j < w; j++)
+        sum += e[s + j];
+    }
     prod *= sum;
-    rest += top[s] - xr[s + t];
+    rest += shift - xr[s + t];
     if (prod > 1e200) { /* the log of the product so far, before it overflows */
       rest += log(prod);
       prod = 1.0;
@@ -104,11 +116,9 @@ SM_VECTOR_CLONES
 double sm_cross_entropy_spans(float *dx, float *work, const float *x, const sm_ce_spans *sp,
                               int rows, int stride, float scale) {
   double loss = 0;
-  for (int c = 0; c < stride; c++)
-    work[stride + c] = 0.0f;
   for (int r = 0; r < rows; r++)
-    loss += spans_row(dx ? dx + (size_t)r * stride : NULL, work, work + stride,
-                      x + (size_t)r * stride, sp, r, stride, scale);
+    loss += spans_row(dx ? dx + (size_t)r * stride : NULL, work, x + (size_t)r * stride, sp, r,
+                      stride, scale);
   return loss;
 }
 

@@ -75,23 +75,29 @@ static void check_cross_entropy(loss_case *c) {
 }
 
 /* Several spans of one row at once: the same loss and gradients as the per-span function,
- * with a column between spans left as it was and an unlabelled row (2) in the second span;
- * then the gradient against finite differences. */
+ * with a column between spans left as it was, an unlabelled row (2) in the second span, and
+ * spans whose logits need the shift by their maximum; then the gradient against finite
+ * differences. */
 enum { SPANS_STRIDE = 12 };
 static const int span_start[] = {0, 4, 9}, span_width[] = {3, 4, 3};
 static const int32_t span_target[3 * CE_ROWS] = {0, 2, 1, 1, 0, 3, 1, -1, 0, 2, 2, 0, 1, 1, 0};
 
 static double spans_objective(void *state) {
   const float *x = state;
-  float work[2 * SPANS_STRIDE];
+  float work[SPANS_STRIDE];
   sm_ce_spans sp = {3, span_start, span_width, span_target, CE_ROWS};
   return sm_cross_entropy_spans(NULL, work, x, &sp, CE_ROWS, SPANS_STRIDE, 1.0f);
 }
 
 static void check_cross_entropy_spans(void) {
   float x[CE_ROWS * SPANS_STRIDE], dx[CE_ROWS * SPANS_STRIDE], want[CE_ROWS * SPANS_STRIDE];
-  float work[2 * SPANS_STRIDE];
+  float work[SPANS_STRIDE];
   rand_floats(x, CE_ROWS * SPANS_STRIDE, 6, -4, 4);
+
+  /* logits whose exponentials overflow (row 1, span 1) or flush to zero (row 3, span 2) */
+  const float big[] = {120, 95, 130, 100}, tiny[] = {-150, -140, -145};
+  memcpy(x + SPANS_STRIDE + 4, big, sizeof big);
+  memcpy(x + 3 * SPANS_STRIDE + 9, tiny, sizeof tiny);
   for (int i = 0; i < CE_ROWS * SPANS_STRIDE; i++)
     dx[i] = want[i] = 7.0f;
 

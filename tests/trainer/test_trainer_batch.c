@@ -106,6 +106,37 @@ static void check_partition(int64_t n, int64_t batch, int rank, int size) {
   free(want);
 }
 
+/* Even shares (every rank holding every row): gathered in rank order, the shares of a batch
+ * are its rows in position order, and no two shares differ by more than one row. */
+static void check_even_shares(int64_t n, int64_t batch, int rank, int size) {
+  int64_t steps = sm_batches_per_epoch(n, batch), covered = 0;
+  int64_t *rows = malloc((size_t)batch * sizeof(int64_t));
+  int64_t *all = malloc((size_t)batch * size * sizeof(int64_t));
+  int counts[64], displs[64];
+  sm_permutation p;
+  sm_permutation_init(&p, (uint64_t)n, 9, SM_STREAM_NN_BATCH, 1);
+  for (int64_t s = 0; s < steps; s++) {
+    int64_t global = -1;
+    int m = (int)sm_batch_share(&p, batch, s, rank, size, rows, &global);
+    MPI_Allgather(&m, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
+    int total = 0, least = m, most = m;
+    for (int r = 0; r < size; r++) {
+      displs[r] = total;
+      total += counts[r];
+      least = counts[r] < least ? counts[r] : least;
+      most = counts[r] > most ? counts[r] : most;
+    }
+    CHECK(total == global && most - least <= 1);
+    MPI_Gatherv(rows, m, MPI_INT64_T, all, counts, displs, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    for (int64_t k = 0; rank == 0 && k < total; k++)
+      CHECK(all[k] == (int64_t)sm_permutation_apply(&p, (uint64_t)(s * batch + k)));
+    covered += total;
+  }
+  CHECK(covered == n);
+  free(rows);
+  free(all);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   int rank, size;
@@ -128,5 +159,8 @@ int main(int argc, char **argv) {
   check_partition(37, 500, rank, size);
   check_partition(7, 3, rank, size);
   check_partition(2, 1, rank, size);
+  check_even_shares(32561, 500, rank, size);
+  check_even_shares(7, 3, rank, size);
+  check_even_shares(2, 1, rank, size);
   return test_finish();
 }

@@ -1,5 +1,6 @@
 /* TVAE on real Adult rows at several rank counts: the loss curve and the parameters match a
- * one-rank fit, a resumed fit ends bitwise where an uninterrupted one does, a stop request
+ * one-rank fit (with the rows copied to every rank, and with each rank keeping its own), a
+ * resumed fit ends bitwise where an uninterrupted one does, a stop request
  * leaves a checkpoint and no model, a data set smaller than one batch still trains, and
  * sampling does not depend on chunking or on a save/load round trip.
  * Small networks keep the test short; the defaults are exercised by the benchmark. */
@@ -282,6 +283,19 @@ int main(int argc, char **argv) {
     check_sampling(&ctx, state, &train.schema, dir);
   }
   check_tiny(&ctx, &train);
+
+  /* the same curve when each rank trains on the batch rows it holds (the rows are small
+   * enough to be copied to every rank by default) */
+  sm_experiment own;
+  const char *own_sets[] = {"model.epochs=4", "model.replicate_mb=0"};
+  void *owned = NULL;
+  if (load_experiment(&ctx, 2, own_sets, &own) == SM_OK) {
+    CHECK(fit(&ctx, &own, NULL, &train, &owned) == SM_OK);
+    if (owned)
+      check_rank_invariance(&ctx, &own, owned);
+    ops()->free_state(owned);
+    sm_experiment_free(&own);
+  }
 
   ops()->free_state(state);
   sm_table_free(&train);
