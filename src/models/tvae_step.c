@@ -23,11 +23,13 @@ struct tvae_train {
   float *ce_work;                   /* (width) */
   float *data;                      /* (n_local, width) encoded rows */
   int32_t *target; /* (n_local, n_onehot) argmax of each one-hot span, a row's together */
-  /* the rows by their nonzeros (nnz > 0: the first layer takes them sparse) */
+  /* the rows by their nonzeros (nnz > 0: the first layer takes them sparse, and the batch's
+   * dense rows are gathered only for a private run's per-example norms) */
   int nnz;
-  int32_t *nz_col; /* (n_local, nnz) */
-  float *nz_val;   /* (n_local, nnz) */
-  int64_t cap;     /* batch rows the workspace holds */
+  int32_t *nz_col;  /* (n_local, nnz) */
+  float *nz_val;    /* (n_local, nnz) */
+  int *scalar_slot; /* (width) where a scalar column's value lies among a row's nonzeros */
+  int64_t cap;      /* batch rows the workspace holds */
 
   /* the batch and its activations; one block, carved into these views */
   float *block;
@@ -178,7 +180,7 @@ static int count_nonzeros(const sm_encoder *enc) {
 
 /* Row r's nonzeros into col and val: its scalar columns and each one-hot span's target, in
  * span order. Returns 0 when a span holds another nonzero (not one-hot). */
-static int row_nonzeros(const tvae_train *tr, int64_t r, int32_t *col, float *val) {
+static int row_nonzeros(tvae_train *tr, int64_t r, int32_t *col, float *val) {
   const sm_encoder *enc = &tr->st->encoder;
   const float *x = tr->data + (size_t)r * enc->width;
   const int32_t *target = tr->target + (size_t)r * tr->n_onehot;
@@ -189,6 +191,7 @@ static int row_nonzeros(const tvae_train *tr, int64_t r, int32_t *col, float *va
       for (int c = sp->start; c < sp->start + sp->width; c++, at++) {
         col[at] = c;
         val[at] = x[c];
+        tr->scalar_slot[c] = at;
       }
       continue;
     }
@@ -215,7 +218,8 @@ static int find_nonzeros(sm_ctx *ctx, tvae_train *tr) {
   tr->nz_val = sm_malloc(ctx, n * sizeof(float));
   tr->batch_col = sm_malloc(ctx, (size_t)tr->cap * nnz * sizeof(int32_t));
   tr->batch_val = sm_malloc(ctx, (size_t)tr->cap * nnz * sizeof(float));
-  if (!tr->nz_col || !tr->nz_val || !tr->batch_col || !tr->batch_val)
+  tr->scalar_slot = sm_malloc(ctx, (size_t)enc->width * sizeof(int));
+  if (!tr->nz_col || !tr->nz_val || !tr->batch_col || !tr->batch_val || !tr->scalar_slot)
     return SM_ERR;
   for (int64_t r = 0; r < tr->n_local; r++)
     if (!row_nonzeros(tr, r, tr->nz_col + r * nnz, tr->nz_val + r * nnz))
@@ -279,6 +283,7 @@ void sm_tvae_train_free(tvae_train *tr) {
   free(tr->nz_val);
   free(tr->batch_col);
   free(tr->batch_val);
+  free(tr->scalar_slot);
   free(tr->block);
   free(tr->batch_target);
   free(tr->norm2);
@@ -313,7 +318,7 @@ void sm_tvae_clamp_sigma(void *model) {
 /* Copy the batch's encoded rows and targets into the workspace. */
 static void gather(tvae_train *tr, const int64_t *rows, int m) {
   size_t width = (size_t)tr->st->net.width;
-  for (int r = 0; r < m; r++)
+  for (int r = 0; (tr->nnz == 0 || tr->clip > 0) && r < m; r++)
     memcpy(tr->x + r * width, tr->data + rows[r] * width, width * sizeof(float));
   for (int r = 0; r < m; r++) {
     const int32_t *t = tr->target + rows[r] * tr->n_onehot;
@@ -397,21 +402,24 @@ static void encoder_forward(tvae_train *tr, const int64_t *rows, int m, int64_t 
 static double scalar_loss(tvae_train *tr, int c, int m) {
   tvae_net *net = &tr->st->net;
   float factor = (float)tr->st->set.loss_factor, sigma = net->params.value[net->sigma + c];
-  float var = sigma * sigma;
-  double var2 = 2.0 * sigma * sigma, cube = (double)sigma * sigma * sigma;
+  float inv_var = 1.0f / (sigma * sigma);
+  double inv_var2 = 1.0 / (2.0 * sigma * sigma), inv_cube = 1.0 / ((double)sigma * sigma * sigma);
   int width = net->width;
-  double sum = 0.0, dsigma = 0.0;
+
+  /* the data's values: among the nonzeros when the rows are sparse, else the dense rows */
+  const float *x = tr->nnz ? tr->batch_val + tr->scalar_slot[c] : tr->x + c;
+  size_t stride = tr->nnz ? (size_t)tr->nnz : (size_t)width;
+  double sq = 0.0;
   for (int r = 0; r < m; r++) {
     size_t i = (size_t)r * width + c;
-    float t = tanhf(tr->rec[i]), e = tr->x[i] - t;
-    sum += (double)e * e / var2;
-    tr->drec[i] = factor * (-e / var) * (1.0f - t * t);
-    dsigma += -(double)e * e / cube;
+    float t = tanhf(tr->rec[i]), e = x[r * stride] - t;
+    sq += (double)e * e;
+    tr->drec[i] = factor * (-e * inv_var) * (1.0f - t * t);
   }
 
   /* the terms of sigma alone, once for the m rows */
-  sum += m * log((double)sigma);
-  dsigma += m * (1.0 / sigma);
+  double sum = sq * inv_var2 + m * log((double)sigma);
+  double dsigma = -sq * inv_cube + m * (1.0 / sigma);
 
   /* private runs keep sigma fixed */
   if (tr->clip <= 0)

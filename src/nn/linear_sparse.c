@@ -4,7 +4,7 @@
 #include "synthmpi/nn.h"
 
 /* Output columns per block of the forward: a block's sums stay in registers. */
-enum { SPARSE_BLOCK = 32 };
+enum { SPARSE_BLOCK = 64 };
 
 /* y[r] = b + sum_k val[r, k] W[col[r, k]], a block of output columns at a time. */
 SM_VECTOR_CLONES
