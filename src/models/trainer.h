@@ -101,7 +101,8 @@ typedef struct sm_trainer {
    * steps per trainer step with noise std sigma x dp_sensitivity x clip (0: 1 for both) */
   int dp_in_model, dp_per_step;
   double dp_sensitivity;
-  void *model;          /* passed to the callbacks */
+  void *model; /* passed to the callbacks */
+  int layout;  /* version of the model's parameter layout, checked on resume (0: the first) */
   sm_nn_params *params; /* every trainable value, one buffer */
   sm_adam *adam;        /* over the buffer from reduce_from on */
   size_t slots;         /* offset of the reserved floats */

@@ -22,6 +22,7 @@ static int write_state(sm_ctx *ctx, hid_t file, const sm_trainer *t, uint64_t ha
   SM_TRY(sm_h5_attr_str(ctx, file, "format", CHECKPOINT_FORMAT));
   SM_TRY(sm_h5_attr_str(ctx, file, "model", t->kind));
   SM_TRY(sm_h5_attr_i64(ctx, file, "experiment_hash", (int64_t)hash));
+  SM_TRY(sm_h5_attr_i64(ctx, file, "layout", t->layout));
   SM_TRY(sm_h5_attr_i64(ctx, file, "epoch", t->epoch));
   SM_TRY(sm_h5_attr_i64(ctx, file, "step", t->step));
   SM_TRY(sm_h5_attr_i64(ctx, file, "adam_step", t->adam->step));
@@ -98,6 +99,16 @@ static int check_identity(sm_ctx *ctx, hid_t file, const sm_trainer *t, const ch
                  "%s: the checkpoint was written by a different experiment (hash %016llx, "
                  "this one %016llx): start without resuming or restore the experiment",
                  path, (unsigned long long)saved, (unsigned long long)hash);
+
+  /* the parameter layout (a checkpoint without one has the first) */
+  int64_t layout = 0;
+  if (rc == SM_OK && H5Aexists(file, "layout") > 0)
+    rc = sm_h5_get_attr_i64(ctx, file, "layout", &layout);
+  if (rc == SM_OK && layout != t->layout)
+    rc = sm_fail(ctx, SM_EINPUT,
+                 "%s: the checkpoint's parameters are laid out as another synthmpi version "
+                 "lays them out (layout %lld, this one %d): start without resuming",
+                 path, (long long)layout, t->layout);
   free(format);
   free(kind);
   return rc;

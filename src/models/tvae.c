@@ -104,8 +104,7 @@ int sm_tvae_settings(sm_ctx *ctx, const sm_params *p, tvae_settings *s) {
 static void init_params(tvae_net *net, const tvae_settings *s) {
   for (int i = 0; i < s->n_compress; i++)
     sm_linear_init_default(&net->enc[i], &net->params, s->seed);
-  sm_linear_init_default(&net->mu, &net->params, s->seed);
-  sm_linear_init_default(&net->logvar, &net->params, s->seed);
+  sm_linear_init_default(&net->heads, &net->params, s->seed);
   for (int j = 0; j <= s->n_decompress; j++)
     sm_linear_init_default(&net->dec[j], &net->params, s->seed);
   for (int c = 0; c < net->width; c++)
@@ -230,6 +229,7 @@ static void log_start(const sm_ctx *ctx, const tvae_state *st, int64_t n_global)
 /* The trainer's settings for this model. */
 static void trainer_setup(sm_trainer *t, tvae_state *st, sm_adam *adam, tvae_train *tr) {
   t->kind = "tvae";
+  t->layout = TVAE_LAYOUT;
   t->n_losses = TVAE_N_LOSSES;
   t->loss_names[0] = "rec";
   t->loss_names[1] = "kl";

@@ -11,6 +11,9 @@
 
 #define TVAE_MAX_LAYERS 8
 #define TVAE_N_LOSSES 2 /* reconstruction, KL */
+/* The parameter layout, saved in model files and checkpoints: 1 had separate mu and logvar
+ * layers, 2 has them as one layer of twice the width. */
+#define TVAE_LAYOUT 2
 /* The decoder's sigma in a private run: fixed, not trained (see sm_tvae_train_private).
  * It weighs each scalar's squared error by 1 / (2 sigma^2) = 2, so the scalars' gradients
  * no longer fill each example's clipping norm and the one-hot spans get their share. */
@@ -33,7 +36,7 @@ typedef struct tvae_net {
   int width;                          /* encoded row width */
   int emb;                            /* latent dimension */
   sm_linear enc[TVAE_MAX_LAYERS];     /* encoder hidden layers, ReLU after each */
-  sm_linear mu, logvar;               /* (last hidden, emb) heads */
+  sm_linear heads;                    /* (last hidden, 2 emb): mu, then logvar */
   sm_linear dec[TVAE_MAX_LAYERS + 1]; /* decoder hidden layers (ReLU), then the output */
   size_t sigma;                       /* offset of the learned sigma (width) */
   size_t n_model;                     /* floats of the model (the trainer's come after) */

@@ -23,6 +23,7 @@ static void format_dims(char *buf, size_t size, const int *dims, int n) {
 static int write_settings(sm_ctx *ctx, hid_t g, const tvae_settings *s) {
   char dims[TVAE_MAX_LAYERS * 8 + 1];
   SM_TRY(sm_h5_attr_str(ctx, g, "model", "tvae"));
+  SM_TRY(sm_h5_attr_i64(ctx, g, "layout", TVAE_LAYOUT));
   SM_TRY(sm_h5_attr_i64(ctx, g, "embedding_dim", s->embedding_dim));
   format_dims(dims, sizeof dims, s->compress, s->n_compress);
   SM_TRY(sm_h5_attr_str(ctx, g, "compress_dims", dims));
@@ -68,6 +69,17 @@ static int read_settings(sm_ctx *ctx, hid_t g, tvae_settings *s) {
   int64_t v = 0;
   char *dims = NULL;
   memset(s, 0, sizeof *s);
+
+  /* the parameter layout (a file without one has the first) */
+  if (H5Aexists(g, "layout") > 0)
+    SM_TRY(sm_h5_get_attr_i64(ctx, g, "layout", &v));
+  else
+    v = 1;
+  if (v != TVAE_LAYOUT)
+    return sm_fail(ctx, SM_EINPUT,
+                   "tvae model: its parameters are laid out as another synthmpi version lays "
+                   "them out (layout %lld, this one %d): fit the model again",
+                   (long long)v, TVAE_LAYOUT);
   SM_TRY(sm_h5_get_attr_i64(ctx, g, "embedding_dim", &v));
   s->embedding_dim = (int)v;
   if (v < 1 || v > 65536)

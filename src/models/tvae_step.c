@@ -41,18 +41,20 @@ struct tvae_train {
   /* each hidden layer's pre- and post-ReLU views are one array: the ReLU runs in place, and
    * its output is positive exactly where its input is, so it serves as the backward's mask */
   float *epre[TVAE_MAX_LAYERS], *epost[TVAE_MAX_LAYERS]; /* (cap, compress[i]) */
-  float *mu, *logvar, *std, *eps, *z;                    /* (cap, emb) */
+  float *heads;                                          /* (cap, 2 emb): mu, then logvar */
+  float *std, *eps, *z;                                  /* (cap, emb) */
   float *dpre[TVAE_MAX_LAYERS], *dpost[TVAE_MAX_LAYERS]; /* (cap, decompress[j]) */
   float *rec, *drec;                                     /* (cap, width) */
-  float *dmu, *dlogvar, *dz;                             /* (cap, emb) */
+  float *dheads;                                         /* (cap, 2 emb) */
+  float *dz;                                             /* (cap, emb) */
   float *grad[2];                                        /* (cap, widest layer) scratch */
 
   /* DP-SGD (clip > 0): the loss gradients of each row kept between the two backward passes;
    * sigma is fixed at TVAE_PRIVATE_SIGMA and not trained */
-  float clip;                              /* per-example norm bound C; 0: not private */
-  float *seed_rec, *seed_mu, *seed_logvar; /* (cap, width), (cap, emb), (cap, emb) */
-  double *norm2;                           /* (cap) squared per-example gradient norms */
-  sm_nn_params scratch;                    /* the values, and a gradient buffer to discard */
+  float clip;                   /* per-example norm bound C; 0: not private */
+  float *seed_rec, *seed_heads; /* (cap, width), (cap, 2 emb) */
+  double *norm2;                /* (cap) squared per-example gradient norms */
+  sm_nn_params scratch;         /* the values, and a gradient buffer to discard */
 };
 
 void sm_tvae_layout(tvae_net *net, const tvae_settings *s, int width) {
@@ -60,14 +62,13 @@ void sm_tvae_layout(tvae_net *net, const tvae_settings *s, int width) {
   net->width = width;
   net->emb = s->embedding_dim;
 
-  /* encoder: width -> compress... -> (mu, logvar) */
+  /* encoder: width -> compress... -> (mu, logvar), both heads one layer */
   int in = width;
   for (int i = 0; i < s->n_compress; i++) {
     sm_linear_reserve(&net->enc[i], p, in, s->compress[i]);
     in = s->compress[i];
   }
-  sm_linear_reserve(&net->mu, p, in, s->embedding_dim);
-  sm_linear_reserve(&net->logvar, p, in, s->embedding_dim);
+  sm_linear_reserve(&net->heads, p, in, 2 * s->embedding_dim);
 
   /* decoder: emb -> decompress... -> width, and sigma */
   in = s->embedding_dim;
@@ -119,8 +120,7 @@ static size_t carve(tvae_train *tr, float *block) {
     VIEW(tr->epre[i], cap * s->compress[i]);
     tr->epost[i] = tr->epre[i];
   }
-  VIEW(tr->mu, cap * emb);
-  VIEW(tr->logvar, cap * emb);
+  VIEW(tr->heads, cap * 2 * emb);
   VIEW(tr->std, cap * emb);
   VIEW(tr->eps, cap * emb);
   VIEW(tr->z, cap * emb);
@@ -130,14 +130,12 @@ static size_t carve(tvae_train *tr, float *block) {
   }
   VIEW(tr->rec, cap * width);
   VIEW(tr->drec, cap * width);
-  VIEW(tr->dmu, cap * emb);
-  VIEW(tr->dlogvar, cap * emb);
+  VIEW(tr->dheads, cap * 2 * emb);
   VIEW(tr->dz, cap * emb);
   VIEW(tr->grad[0], cap * widest(s, (int)width));
   VIEW(tr->grad[1], cap * widest(s, (int)width));
   VIEW(tr->seed_rec, cap * width);
-  VIEW(tr->seed_mu, cap * emb);
-  VIEW(tr->seed_logvar, cap * emb);
+  VIEW(tr->seed_heads, cap * 2 * emb);
 #undef VIEW
   return used;
 }
@@ -332,40 +330,48 @@ static void gather(tvae_train *tr, const int64_t *rows, int m) {
   }
 }
 
-/* std = exp(logvar / 2) and z = mu + eps std over n values. */
+/* std = exp(logvar / 2) and z = mu + eps std, row by row (mu and logvar from the heads). */
 SM_VECTOR_CLONES
-static void reparameterise(float *restrict z, float *restrict std, const float *restrict mu,
-                           const float *restrict logvar, const float *restrict eps, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    std[i] = sm_expf(0.5f * logvar[i]);
-    z[i] = mu[i] + eps[i] * std[i];
+static void reparameterise(float *restrict z, float *restrict std, const float *restrict heads,
+                           const float *restrict eps, int rows, int emb) {
+  for (int r = 0; r < rows; r++) {
+    const float *mu = heads + (size_t)r * 2 * emb, *logvar = mu + emb;
+    size_t o = (size_t)r * emb;
+    for (int k = 0; k < emb; k++) {
+      std[o + k] = sm_expf(0.5f * logvar[k]);
+      z[o + k] = mu[k] + eps[o + k] * std[o + k];
+    }
   }
 }
 
-/* KL(N(mu, std^2) || N(0, I)) over n values, with std from the reparameterisation
+/* KL(N(mu, std^2) || N(0, I)) over the rows, with std from the reparameterisation
  * (var = std^2, no exponential): -0.5 sum (1 + logvar - mu^2 - var), summed in eight double
- * lanes; its gradients times beta: d/dmu = beta mu, d/dlogvar = 0.5 beta (var - 1). */
+ * lanes; its gradients into dheads times beta: d/dmu = beta mu, d/dlogvar = 0.5 beta
+ * (var - 1). */
 SM_VECTOR_CLONES
-static double kl_loss(float *restrict dmu, float *restrict dlogvar, const float *restrict mu,
-                      const float *restrict logvar, const float *restrict std, size_t n,
-                      float beta) {
+static double kl_loss(float *restrict dheads, const float *restrict heads,
+                      const float *restrict std, int rows, int emb, float beta) {
   double lane[8] = {0}, loss = 0;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (size_t k = i; k < i + 8; k++) {
-      float var = std[k] * std[k];
-      lane[k - i] += -0.5 * ((double)logvar[k] + 1.0 - (double)mu[k] * mu[k] - var);
+  for (int r = 0; r < rows; r++) {
+    const float *mu = heads + (size_t)r * 2 * emb, *logvar = mu + emb, *sd = std + (size_t)r * emb;
+    float *dmu = dheads + (size_t)r * 2 * emb, *dlogvar = dmu + emb;
+    int k = 0;
+    for (; k + 8 <= emb; k += 8)
+      for (int j = k; j < k + 8; j++) {
+        float var = sd[j] * sd[j];
+        lane[j - k] += -0.5 * ((double)logvar[j] + 1.0 - (double)mu[j] * mu[j] - var);
+        dmu[j] = beta * mu[j];
+        dlogvar[j] = 0.5f * beta * (var - 1.0f);
+      }
+    for (; k < emb; k++) {
+      float var = sd[k] * sd[k];
+      loss += -0.5 * ((double)logvar[k] + 1.0 - (double)mu[k] * mu[k] - var);
       dmu[k] = beta * mu[k];
       dlogvar[k] = 0.5f * beta * (var - 1.0f);
     }
-  for (; i < n; i++) {
-    float var = std[i] * std[i];
-    loss += -0.5 * ((double)logvar[i] + 1.0 - (double)mu[i] * mu[i] - var);
-    dmu[i] = beta * mu[i];
-    dlogvar[i] = 0.5f * beta * (var - 1.0f);
   }
-  for (int k = 0; k < 8; k++)
-    loss += lane[k];
+  for (int j = 0; j < 8; j++)
+    loss += lane[j];
   return loss;
 }
 
@@ -383,8 +389,7 @@ static void encoder_forward(tvae_train *tr, const int64_t *rows, int m, int64_t 
     sm_relu_forward(tr->epost[i], tr->epre[i], (size_t)m * s->compress[i]);
     in = tr->epost[i];
   }
-  sm_linear_forward(tr->mu, in, &net->mu, &net->params, m);
-  sm_linear_forward(tr->logvar, in, &net->logvar, &net->params, m);
+  sm_linear_forward(tr->heads, in, &net->heads, &net->params, m);
 
   /* reparameterisation: one noise stream per row */
   int emb = s->embedding_dim;
@@ -394,7 +399,7 @@ static void encoder_forward(tvae_train *tr, const int64_t *rows, int m, int64_t 
     sm_rng_init(&rng, noise_seed, SM_STREAM_NN_NOISE, (uint64_t)(tr->row_offset + rows[r]));
     sm_rng_normals(&rng, tr->eps + (size_t)r * emb, emb);
   }
-  reparameterise(tr->z, tr->std, tr->mu, tr->logvar, tr->eps, (size_t)m * emb);
+  reparameterise(tr->z, tr->std, tr->heads, tr->eps, m, emb);
 }
 
 /* Loss of one scalar span at column c: returns the sum over rows; writes drec and adds to
@@ -463,30 +468,35 @@ static void decoder_backward(tvae_train *tr, int m, sm_nn_params *p, double *nor
   }
 }
 
+/* dz through z = mu + eps exp(logvar / 2), added to the heads' KL gradients. */
+SM_VECTOR_CLONES
+static void add_reparameterisation_grad(float *restrict dheads, const float *restrict dz,
+                                        const float *restrict eps, const float *restrict std,
+                                        int rows, int emb) {
+  for (int r = 0; r < rows; r++) {
+    float *dmu = dheads + (size_t)r * 2 * emb, *dlogvar = dmu + emb;
+    size_t o = (size_t)r * emb;
+    for (int k = 0; k < emb; k++) {
+      dmu[k] += dz[o + k];
+      dlogvar[k] += dz[o + k] * eps[o + k] * 0.5f * std[o + k];
+    }
+  }
+}
+
 /* From dz and the KL gradients back through the reparameterisation and the encoder (into p;
  * norm2 as in decoder_backward). */
 static void encoder_backward(tvae_train *tr, int m, sm_nn_params *p, double *norm2) {
   const tvae_settings *s = &tr->st->set;
   tvae_net *net = &tr->st->net;
-  size_t n = (size_t)m * s->embedding_dim;
-  for (size_t i = 0; i < n; i++) {
-    tr->dmu[i] += tr->dz[i];
-    tr->dlogvar[i] += tr->dz[i] * tr->eps[i] * 0.5f * tr->std[i];
-  }
+  add_reparameterisation_grad(tr->dheads, tr->dz, tr->eps, tr->std, m, s->embedding_dim);
 
-  /* both heads read the last hidden layer: their input gradients add up */
+  /* the heads read the last hidden layer */
   int last = s->n_compress - 1;
   const float *hidden = last >= 0 ? tr->epost[last] : tr->x;
   float *dh = tr->grad[0], *other = tr->grad[1];
-  size_t nh = (size_t)m * (last >= 0 ? s->compress[last] : net->width);
-  if (norm2) {
-    sm_linear_example_norms(norm2, tr->dmu, hidden, &net->mu, m);
-    sm_linear_example_norms(norm2, tr->dlogvar, hidden, &net->logvar, m);
-  }
-  sm_linear_backward(last >= 0 ? dh : NULL, p, tr->dmu, hidden, &net->mu, m);
-  sm_linear_backward(last >= 0 ? other : NULL, p, tr->dlogvar, hidden, &net->logvar, m);
-  for (size_t i = 0; last >= 0 && i < nh; i++)
-    dh[i] += other[i];
+  if (norm2)
+    sm_linear_example_norms(norm2, tr->dheads, hidden, &net->heads, m);
+  sm_linear_backward(last >= 0 ? dh : NULL, p, tr->dheads, hidden, &net->heads, m);
 
   /* the hidden layers, last first; the data needs no gradient */
   for (int i = last; i >= 0; i--) {
@@ -517,8 +527,8 @@ static int forward(sm_ctx *ctx, tvae_train *tr, const int64_t *rows, int64_t m, 
   sm_tvae_decoder_forward(&tr->st->net, &tr->st->set, tr->z, rows_here, tr->dpre, tr->dpost,
                           tr->rec);
   loss[0] += reconstruction_loss(tr, rows_here);
-  size_t n = (size_t)rows_here * tr->st->set.embedding_dim;
-  loss[1] += kl_loss(tr->dmu, tr->dlogvar, tr->mu, tr->logvar, tr->std, n, (float)tr->st->set.beta);
+  loss[1] += kl_loss(tr->dheads, tr->heads, tr->std, rows_here, tr->st->set.embedding_dim,
+                     (float)tr->st->set.beta);
   return SM_OK;
 }
 
@@ -530,8 +540,7 @@ static void example_norms(tvae_train *tr, int m) {
   const tvae_net *net = &tr->st->net;
   size_t width = (size_t)net->width, emb = (size_t)net->emb;
   memcpy(tr->seed_rec, tr->drec, (size_t)m * width * sizeof(float));
-  memcpy(tr->seed_mu, tr->dmu, (size_t)m * emb * sizeof(float));
-  memcpy(tr->seed_logvar, tr->dlogvar, (size_t)m * emb * sizeof(float));
+  memcpy(tr->seed_heads, tr->dheads, (size_t)m * 2 * emb * sizeof(float));
   memset(tr->norm2, 0, (size_t)m * sizeof(double));
   tr->scratch.value = net->params.value;
   tr->scratch.n = net->params.n;
@@ -550,10 +559,8 @@ static void clipped_backward(tvae_train *tr, int m) {
     float f = norm > tr->clip ? (float)(tr->clip / norm) : 1.0f;
     for (size_t c = 0; c < width; c++)
       tr->drec[r * width + c] = f * tr->seed_rec[r * width + c];
-    for (size_t k = 0; k < emb; k++) {
-      tr->dmu[r * emb + k] = f * tr->seed_mu[r * emb + k];
-      tr->dlogvar[r * emb + k] = f * tr->seed_logvar[r * emb + k];
-    }
+    for (size_t k = 0; k < 2 * emb; k++)
+      tr->dheads[r * 2 * emb + k] = f * tr->seed_heads[r * 2 * emb + k];
   }
   decoder_backward(tr, m, &net->params, NULL);
   encoder_backward(tr, m, &net->params, NULL);

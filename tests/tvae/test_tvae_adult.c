@@ -101,6 +101,20 @@ static void check_rank_invariance(sm_ctx *ctx, const sm_experiment *e, const voi
   CHECK(lo == hi);
 }
 
+/* A model file whose parameters have the first layout (no "layout" attribute: separate mu
+ * and logvar layers) is refused with a clear error. */
+static void check_old_layout(sm_ctx *ctx, const char *path) {
+  hid_t f = sm_h5_open(ctx, path, 1);
+  hid_t g = H5Gopen2(f, "model", H5P_DEFAULT);
+  CHECK(H5Adelete(g, "layout") >= 0);
+  void *loaded = NULL;
+  int rc = ops()->load(ctx, g, &loaded);
+  CHECK(rc == SM_EINPUT && loaded == NULL);
+  CHECK(strstr(ctx->msg, "laid out as another synthmpi version") != NULL);
+  H5Gclose(g);
+  H5Fclose(f);
+}
+
 /* Bitwise equality of two fitted states' parameters and histories. */
 static void check_same(const void *a, const void *b) {
   CHECK(a && b);
@@ -255,6 +269,7 @@ static void check_sampling(sm_ctx *ctx, const void *state, const sm_schema *sche
     sm_table_free(&c);
   }
   ops()->free_state(loaded);
+  check_old_layout(ctx, path);
   sm_table_free(&a);
   sm_table_free(&b);
   MPI_Barrier(MPI_COMM_WORLD);
