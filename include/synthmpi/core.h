@@ -23,6 +23,13 @@
 #define SM_VECTOR_CLONES
 #endif
 
+/* On a helper of such a function: inlined into each version, so it is built for each. */
+#if defined(__GNUC__)
+#define SM_INLINE_CLONE static inline __attribute__((always_inline))
+#else
+#define SM_INLINE_CLONE static inline
+#endif
+
 /* Exit codes of the program, also used as status codes inside it. */
 typedef enum sm_status {
   SM_OK = 0,          /* done */

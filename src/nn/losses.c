@@ -59,7 +59,7 @@ double sm_cross_entropy_loss(float *dx, const float *x, const int32_t *target, i
 #define SAFE_LOGIT 80.0f
 
 /* e[0 .. w) <- exp(x - max x) of one span; returns the maximum. */
-static inline float shifted_exps(float *e, const float *x, int w) {
+SM_INLINE_CLONE float shifted_exps(float *e, const float *x, int w) {
   float top = x[0];
   for (int j = 1; j < w; j++)
     top = x[j] > top ? x[j] : top;
@@ -68,9 +68,28 @@ static inline float shifted_exps(float *e, const float *x, int w) {
   return top;
 }
 
+/* The sum of e[0 .. w) in double and the largest of x[0 .. w) into *top, each in four
+ * interleaved chains so that no add waits on the one before. */
+SM_INLINE_CLONE double sum_and_top(const float *e, const float *x, int w, float *top) {
+  double s[4] = {0, 0, 0, 0};
+  float t[4] = {x[0], x[0], x[0], x[0]};
+  int j = 0;
+  for (; j + 4 <= w; j += 4)
+    for (int k = 0; k < 4; k++) {
+      s[k] += e[j + k];
+      t[k] = x[j + k] > t[k] ? x[j + k] : t[k];
+    }
+  for (; j < w; j++) {
+    s[0] += e[j];
+    t[0] = x[j] > t[0] ? x[j] : t[0];
+  }
+  *top = fmaxf(fmaxf(t[0], t[1]), fmaxf(t[2], t[3]));
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 /* Row r of sm_cross_entropy_spans, with e[0 .. stride) as workspace; returns its loss. */
-static inline double spans_row(float *dr, float *restrict e, const float *xr, const sm_ce_spans *sp,
-                               int r, int stride, float scale) {
+SM_INLINE_CLONE double spans_row(float *dr, float *restrict e, const float *xr,
+                                 const sm_ce_spans *sp, int r, int stride, float scale) {
   /* the exponentials over the whole row, unshifted */
   for (int c = 0; c < stride; c++)
     e[c] = sm_expf(xr[c]);
@@ -85,12 +104,8 @@ static inline double spans_row(float *dr, float *restrict e, const float *xr, co
         dr[s + j] = 0.0f;
       continue;
     }
-    double sum = 0;
-    float top = xr[s], shift = 0.0f;
-    for (int j = 0; j < w; j++) {
-      sum += e[s + j];
-      top = xr[s + j] > top ? xr[s + j] : top;
-    }
+    float top, shift = 0.0f;
+    double sum = sum_and_top(e + s, xr + s, w, &top);
     if (top > SAFE_LOGIT || top < -SAFE_LOGIT) {
       shift = shifted_exps(e + s, xr + s, w);
       sum = 0;
