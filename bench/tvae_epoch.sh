@@ -2,9 +2,12 @@
 # Seconds per TVAE training epoch on UCI Adult: synthmpi at 1 and 2 ranks against the
 # CTGAN-recipe PyTorch TVAE (bench/torch_tvae.py) at 1 and 2 threads, all in one run on
 # this machine, with OPENBLAS_NUM_THREADS=1 so that ranks (or torch threads) are the only
-# parallelism. Beside the times: synthmpi / PyTorch on the same cores, the 1 -> 2 scaling
-# efficiency t1 / (2 t2), the FLOP count of one epoch and the GFLOP/s achieved, next to
-# the single-thread SGEMM speed of OpenBLAS at the same shapes (build/bench/gemm_peak).
+# parallelism. Beside the times: synthmpi / PyTorch on the same cores, synthmpi on all the
+# cores against PyTorch's fastest setting on them, the 1 -> 2 scaling efficiency
+# t1 / (2 t2), the FLOP count of one epoch (dense, as PyTorch computes it) and the GFLOP/s
+# achieved, next to the single-thread SGEMM speed of OpenBLAS at the same shapes
+# (build/bench/gemm_peak). synthmpi's first layer takes only each row's nonzeros, so it
+# does less work than the dense count; the work it does is printed too.
 #
 # synthmpi's seconds per epoch come from the log (rank 0 writes one line per epoch with
 # its time; the median of the epochs after the first) and, as a check that needs no log
@@ -159,7 +162,31 @@ echo "one epoch: $rows rows, width $width${synth_width:+ (synthmpi log)}, $macs 
 echo "single-thread SGEMM at these shapes (gemm_peak, best forward shape): $peak GFLOP/s"
 for n in $ranks; do
   echo "synthmpi at $n ranks: $(calc "$flops / ${synth[$n]} / 1e9 / $n / $peak * 100")% of" \
-    "$n x that peak"
+    "$n x that peak (dense count)"
 done
+
+# the work synthmpi does: its first layer's forward and weight gradient at the row's
+# nonzeros (from its log), no input gradient there, every other layer dense
+nnz=$(grep -o 'takes the [0-9]\+ nonzeros' "$log1" | head -n 1 | grep -o '[0-9]\+' || true)
+if [ -n "$nnz" ]; then
+  done_flops=$(calc "2 * $rows * (($macs - $width * 128) * 3 + $nnz * 128 * 2)")
+  echo "synthmpi's first layer takes the $nnz nonzeros of each row: it does" \
+    "$(calc "$done_flops / 1e9") GFLOP an epoch"
+  for n in $ranks; do
+    echo "synthmpi at $n ranks, work done: $(calc "$done_flops / ${synth[$n]} / 1e9 / $n / $peak * 100")%" \
+      "of $n x that peak"
+  done
+fi
+
+# all the cores: synthmpi on every rank against PyTorch's fastest thread count on them
+if [ -n "${torch[$last]:-}" ]; then
+  best_t=$last
+  for t in $threads; do
+    [ "$t" -le "$last" ] && [ "$(calc "${torch[$t]} < ${torch[$best_t]}")" = 1 ] && best_t=$t
+  done
+  echo
+  echo "on $last cores: synthmpi ${synth[$last]} s per epoch at $last ranks, PyTorch's fastest" \
+    "setting ${torch[$best_t]} s ($best_t threads): $(fixed 2 "${torch[$best_t]} / ${synth[$last]}")x"
+fi
 echo "load average at the end: $(cut -d ' ' -f 1-3 /proc/loadavg) (other work on the machine" \
   "slows every figure above)"

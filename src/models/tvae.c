@@ -217,13 +217,15 @@ static int prepare(sm_ctx *ctx, const sm_model_spec *spec, const sm_fit_options 
 }
 
 /* Rank 0's line before training. */
-static void log_start(const sm_ctx *ctx, const tvae_state *st, int64_t n_global) {
+static void log_start(const sm_ctx *ctx, const tvae_state *st, int64_t n_global, int nnz) {
   sm_log(ctx, SM_LOG_INFO,
          "tvae: %lld rows encoded as %d values (%d spans), %zu parameters, batch %lld, "
          "%lld epochs of %lld steps on %d ranks",
          (long long)n_global, st->encoder.width, st->encoder.n_spans, st->net.n_model,
          (long long)st->set.batch_size, (long long)st->set.epochs,
          (long long)sm_batches_per_epoch(n_global, st->set.batch_size), ctx->size);
+  if (nnz > 0)
+    sm_log(ctx, SM_LOG_INFO, "tvae: the first layer takes the %d nonzeros of each row", nnz);
 }
 
 /* The trainer's settings for this model. */
@@ -287,7 +289,7 @@ static int train(sm_ctx *ctx, tvae_state *st, const sm_table *train_rows, int64_
 
   /* train; keep the loss history with the model */
   if (rc == SM_OK) {
-    log_start(ctx, st, n_global);
+    log_start(ctx, st, n_global, sm_tvae_train_nonzeros(tr));
     rc = sm_trainer_run_into(ctx, &t, opt, &st->history);
   }
   sm_trainer_free(&t);
