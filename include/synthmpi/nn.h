@@ -53,6 +53,12 @@ static inline float sm_expf(float x) {
   return x != x ? x : x < -86.0f ? 0.0f : y;
 }
 
+/* tanh x = 1 - 2 / (e^(2x) + 1) through sm_expf: absolute error below 2e-7, exactly +-1
+ * beyond +-44, and arithmetic only like sm_expf. */
+static inline float sm_tanhf(float x) {
+  return 1.0f - 2.0f / (sm_expf(2.0f * x) + 1.0f);
+}
+
 /* ---- parameters: one contiguous block of values and one of gradients ---------------- */
 
 typedef struct sm_nn_params {

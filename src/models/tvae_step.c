@@ -417,7 +417,7 @@ static double scalar_loss(tvae_train *tr, int c, int m) {
   double sq = 0.0;
   for (int r = 0; r < m; r++) {
     size_t i = (size_t)r * width + c;
-    float t = tanhf(tr->rec[i]), e = x[r * stride] - t;
+    float t = sm_tanhf(tr->rec[i]), e = x[r * stride] - t;
     sq += (double)e * e;
     tr->drec[i] = factor * (-e * inv_var) * (1.0f - t * t);
   }

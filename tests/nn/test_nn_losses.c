@@ -123,7 +123,8 @@ static void check_cross_entropy_spans(void) {
   check_grad("cross-entropy spans dx", x, CE_ROWS * SPANS_STRIDE, dx, spans_objective, x);
 }
 
-/* sm_expf against exp in double over its whole range, and at its edges. */
+/* sm_expf against exp in double over its whole range, and at its edges; sm_tanhf against
+ * tanh. */
 static void check_expf(void) {
   double worst = 0;
   for (float v = -85.9f; v < 88.0f; v += 1.7e-3f)
@@ -134,6 +135,14 @@ static void check_expf(void) {
   CHECK(sm_expf(-100.0f) == 0.0f && sm_expf(-INFINITY) == 0.0f);
   CHECK(isfinite(sm_expf(100.0f)) && sm_expf(100.0f) == sm_expf(88.0f));
   CHECK(isnan(sm_expf(NAN)));
+
+  /* tanh through it: absolute error, and the saturated ends */
+  worst = 0;
+  for (float v = -50.0f; v < 50.0f; v += 1.1e-3f)
+    worst = fmax(worst, fabs(sm_tanhf(v) - tanh(v)));
+  printf("sm_tanhf: max absolute error %.2e\n", worst);
+  CHECK(worst < 2e-7);
+  CHECK(sm_tanhf(45.0f) == 1.0f && sm_tanhf(-45.0f) == -1.0f && sm_tanhf(0.0f) == 0.0f);
 }
 
 static void check_gaussian(loss_case *c, int kl) {
