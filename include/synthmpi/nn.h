@@ -249,8 +249,8 @@ typedef struct sm_ce_spans {
 } sm_ce_spans;
 
 /* The sum of sm_cross_entropy_loss over the spans, a row at a time so that the exponentials
- * run over whole rows (vectorised); a span is shifted by its maximum only when a logit lies
- * beyond +-80. work holds stride floats. Writes dx only in the spans' columns. */
+ * run over whole rows (vectorised); a span is shifted by its maximum only when that lies
+ * outside [-60, 80]. work holds stride floats. Writes dx only in the spans' columns. */
 double sm_cross_entropy_spans(float *dx, float *work, const float *x, const sm_ce_spans *sp,
                               int rows, int stride, float scale);
 /* Gaussian negative log-likelihood of t under N(mu, exp(logvar)):

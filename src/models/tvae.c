@@ -137,10 +137,18 @@ static float *gather_rows(sm_ctx *ctx, float *local, const sm_table *train, int6
   if (rc == SM_OK &&
       MPI_Allgather(mine, 2, MPI_INT64_T, blocks, 2, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
     rc = sm_fail(ctx, SM_ERR, "tvae: MPI_Allgather of the row blocks failed");
+  int64_t total = 0;
   for (int r = 0; rc == SM_OK && r < ctx->size; r++) {
+    if (blocks[2 * r] < 0 || blocks[2 * r + 1] < 0 || blocks[2 * r] + blocks[2 * r + 1] > n_global)
+      rc = sm_fail(ctx, SM_ERR, "tvae: rank %d's rows [%lld, +%lld) lie outside the %lld rows", r,
+                   (long long)blocks[2 * r], (long long)blocks[2 * r + 1], (long long)n_global);
+    total += blocks[2 * r + 1];
     counts[r] = (int)(blocks[2 * r + 1] * width);
     counts[ctx->size + r] = (int)(blocks[2 * r] * width);
   }
+  if (rc == SM_OK && total != n_global)
+    rc = sm_fail(ctx, SM_ERR, "tvae: the ranks hold %lld rows, not %lld", (long long)total,
+                 (long long)n_global);
   if (rc == SM_OK && MPI_Allgatherv(local, counts[ctx->rank], MPI_FLOAT, all, counts,
                                     counts + ctx->size, MPI_FLOAT, ctx->comm) != MPI_SUCCESS)
     rc = sm_fail(ctx, SM_ERR, "tvae: MPI_Allgatherv of the encoded rows failed");
@@ -275,7 +283,10 @@ static int train(sm_ctx *ctx, tvae_state *st, const sm_table *train_rows, int64_
             : SM_ERR;
     rc = sm_agree(ctx, rc);
   }
-  if (t.replicated) {
+  if (rc == SM_OK && !t.dp.enabled)
+    sm_tvae_train_drop_dense(tr);
+  st->replicated = rc == SM_OK && t.replicated;
+  if (st->replicated) {
     t.row_offset = 0;
     t.n_local = n_global;
     sm_log(ctx, SM_LOG_INFO,

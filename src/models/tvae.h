@@ -48,6 +48,7 @@ typedef struct tvae_state {
   sm_encoder encoder; /* the data transformer */
   tvae_net net;
   double *history; /* (epochs, TVAE_N_LOSSES) mean losses per row: reconstruction, KL */
+  int replicated;  /* the last fit copied the encoded rows to every rank (not saved) */
 } tvae_state;
 
 /* Settings from the validated model parameters; SM_EINPUT for bad layer lists. */
@@ -87,6 +88,9 @@ void sm_tvae_train_free(tvae_train *tr);
 /* Nonzeros per row the first layer takes its rows by; 0 when it multiplies them dense (no
  * hidden layer, not fewer nonzeros than columns, or a one-hot span that is not one-hot). */
 int sm_tvae_train_nonzeros(const tvae_train *tr);
+/* For a run that will not be private: free the dense rows when the first layer takes the
+ * nonzeros, since nothing reads them again (a private run's per-example norms do). */
+void sm_tvae_train_drop_dense(tvae_train *tr);
 /* Local. Switch the workspace to DP-SGD: every batch adds the sum of per-example gradients,
  * each clipped to L2 norm `clip` over all trained parameters (two backward passes). The
  * decoder's sigma is set to TVAE_PRIVATE_SIGMA and kept there: trained, its gradient

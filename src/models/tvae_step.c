@@ -168,17 +168,25 @@ static int find_targets(sm_ctx *ctx, tvae_train *tr) {
   return SM_OK;
 }
 
-/* The number of nonzeros a row may hold: each scalar column and one per one-hot span. */
-static int count_nonzeros(const sm_encoder *enc) {
+/* The number of nonzeros a row may hold: each scalar column and one per (non-empty) one-hot
+ * span; each scalar column's place among them into slot. */
+static int count_nonzeros(const sm_encoder *enc, int *slot) {
   int nnz = 0;
-  for (int k = 0; k < enc->n_spans; k++)
-    nnz += enc->spans[k].kind == SM_SPAN_SCALAR ? enc->spans[k].width : 1;
+  for (int k = 0; k < enc->n_spans; k++) {
+    const sm_span *sp = &enc->spans[k];
+    if (sp->kind != SM_SPAN_SCALAR) {
+      nnz += sp->width > 0;
+      continue;
+    }
+    for (int c = sp->start; c < sp->start + sp->width; c++)
+      slot[c] = nnz++;
+  }
   return nnz;
 }
 
 /* Row r's nonzeros into col and val: its scalar columns and each one-hot span's target, in
  * span order. Returns 0 when a span holds another nonzero (not one-hot). */
-static int row_nonzeros(tvae_train *tr, int64_t r, int32_t *col, float *val) {
+static int row_nonzeros(const tvae_train *tr, int64_t r, int32_t *col, float *val) {
   const sm_encoder *enc = &tr->st->encoder;
   const float *x = tr->data + (size_t)r * enc->width;
   const int32_t *target = tr->target + (size_t)r * tr->n_onehot;
@@ -189,11 +197,12 @@ static int row_nonzeros(tvae_train *tr, int64_t r, int32_t *col, float *val) {
       for (int c = sp->start; c < sp->start + sp->width; c++, at++) {
         col[at] = c;
         val[at] = x[c];
-        tr->scalar_slot[c] = at;
       }
       continue;
     }
     int t = target[h++];
+    if (sp->width == 0)
+      continue;
     for (int j = 0; j < sp->width; j++)
       if (j != t && x[sp->start + j] != 0.0f)
         return 0;
@@ -208,7 +217,10 @@ static int row_nonzeros(tvae_train *tr, int64_t r, int32_t *col, float *val) {
  * multiplies the dense rows. */
 static int find_nonzeros(sm_ctx *ctx, tvae_train *tr) {
   const sm_encoder *enc = &tr->st->encoder;
-  int nnz = count_nonzeros(enc);
+  tr->scalar_slot = sm_malloc(ctx, (size_t)(enc->width > 0 ? enc->width : 1) * sizeof(int));
+  if (!tr->scalar_slot)
+    return SM_ERR;
+  int nnz = count_nonzeros(enc, tr->scalar_slot);
   if (tr->st->set.n_compress == 0 || nnz >= enc->width || nnz == 0)
     return SM_OK;
   size_t n = (size_t)(tr->n_local > 0 ? tr->n_local : 1) * (size_t)nnz;
@@ -216,12 +228,18 @@ static int find_nonzeros(sm_ctx *ctx, tvae_train *tr) {
   tr->nz_val = sm_malloc(ctx, n * sizeof(float));
   tr->batch_col = sm_malloc(ctx, (size_t)tr->cap * nnz * sizeof(int32_t));
   tr->batch_val = sm_malloc(ctx, (size_t)tr->cap * nnz * sizeof(float));
-  tr->scalar_slot = sm_malloc(ctx, (size_t)enc->width * sizeof(int));
-  if (!tr->nz_col || !tr->nz_val || !tr->batch_col || !tr->batch_val || !tr->scalar_slot)
+  if (!tr->nz_col || !tr->nz_val || !tr->batch_col || !tr->batch_val)
     return SM_ERR;
+
+  /* a span that is not one-hot: the dense rows after all */
   for (int64_t r = 0; r < tr->n_local; r++)
-    if (!row_nonzeros(tr, r, tr->nz_col + r * nnz, tr->nz_val + r * nnz))
+    if (!row_nonzeros(tr, r, tr->nz_col + r * nnz, tr->nz_val + r * nnz)) {
+      free(tr->nz_col);
+      free(tr->nz_val);
+      tr->nz_col = NULL;
+      tr->nz_val = NULL;
       return SM_OK;
+    }
   tr->nnz = nnz;
   tr->batch_nz = (sm_sparse_rows){.col = tr->batch_col, .val = tr->batch_val, .nnz = nnz};
   return SM_OK;
@@ -289,8 +307,17 @@ void sm_tvae_train_free(tvae_train *tr) {
   free(tr);
 }
 
+void sm_tvae_train_drop_dense(tvae_train *tr) {
+  if (tr->nnz == 0)
+    return;
+  free(tr->data);
+  tr->data = NULL;
+}
+
 int sm_tvae_train_private(sm_ctx *ctx, tvae_train *tr, double clip) {
   const sm_nn_params *p = &tr->st->net.params;
+  if (!tr->data)
+    return sm_fail(ctx, SM_ERR, "tvae: a private run needs the dense rows, and they were freed");
   tr->norm2 = sm_malloc(ctx, (size_t)tr->cap * sizeof(double));
   tr->scratch.grad = sm_malloc(ctx, (p->n > 0 ? p->n : 1) * sizeof(float));
   if (!tr->norm2 || !tr->scratch.grad)

@@ -54,9 +54,11 @@ double sm_cross_entropy_loss(float *dx, const float *x, const int32_t *target, i
   return loss;
 }
 
-/* Logits within +-SAFE_LOGIT have exponentials that neither overflow nor flush to zero in
- * float (e^80 < 1e35), so a span inside it needs no shift by its maximum. */
-#define SAFE_LOGIT 80.0f
+/* A span whose largest logit lies in [SAFE_LOW, SAFE_HIGH] needs no shift by its maximum:
+ * no exponential overflows (e^80 < 1e35), and the ones sm_expf flushes to zero (logits
+ * below -86) are below e^-26 of the span's sum. */
+#define SAFE_LOW -60.0f
+#define SAFE_HIGH 80.0f
 
 /* e[0 .. w) <- exp(x - max x) of one span; returns the maximum. */
 SM_INLINE_CLONE float shifted_exps(float *e, const float *x, int w) {
@@ -106,7 +108,7 @@ SM_INLINE_CLONE double spans_row(float *dr, float *restrict e, const float *xr,
     }
     float top, shift = 0.0f;
     double sum = sum_and_top(e + s, xr + s, w, &top);
-    if (top > SAFE_LOGIT || top < -SAFE_LOGIT) {
+    if (top > SAFE_HIGH || top < SAFE_LOW) {
       shift = shifted_exps(e + s, xr + s, w);
       sum = 0;
       for (int j = 0; j < w; j++)
@@ -114,7 +116,7 @@ SM_INLINE_CLONE double spans_row(float *dr, float *restrict e, const float *xr,
     }
     prod *= sum;
     rest += shift - xr[s + t];
-    if (prod > 1e200) { /* the log of the product so far, before it overflows */
+    if (prod > 1e200 || prod < 1e-200) { /* its log so far, before it over- or underflows */
       rest += log(prod);
       prod = 1.0;
     }

@@ -48,11 +48,11 @@ static void check_linear(sm_ctx *ctx) {
 
 /* ---- linear over sparse rows --------------------------------------------------------- */
 
-enum { SP_ROWS = 7, SP_IN = 40, SP_OUT = 37, SP_NNZ = 5 };
+enum { SP_ROWS = 7, SP_IN = 40, SP_OUT = 150, SP_NNZ = 5 };
 
 /* The sparse forward and backward against the dense layer (itself checked above) on rows
- * with SP_NNZ nonzeros each, one of them a padding zero; SP_OUT is not a multiple of the
- * forward's block, so the remainder path runs too. */
+ * with SP_NNZ nonzeros each, one of them a padding zero; SP_OUT spans two whole blocks of
+ * the forward and a remainder. */
 static void check_linear_sparse(sm_ctx *ctx) {
   sm_linear l;
   sm_nn_params p = {0};

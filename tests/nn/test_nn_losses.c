@@ -123,6 +123,36 @@ static void check_cross_entropy_spans(void) {
   check_grad("cross-entropy spans dx", x, CE_ROWS * SPANS_STRIDE, dx, spans_objective, x);
 }
 
+/* Many spans in one row (the product of their sums would underflow without rescaling), and
+ * a span whose largest logit is low (-79) while the other lies where sm_expf flushes to zero
+ * (-87): the loss matches the per-span function, which always shifts by the maximum. */
+enum { MANY = 130 };
+static void check_many_spans(void) {
+  static int start[MANY], width[MANY];
+  static int32_t target[MANY];
+  static float x[2 * MANY], dx[2 * MANY], want[2 * MANY], work[2 * MANY];
+  rand_floats(x, 2 * MANY, 7, -8, -6);
+  x[0] = -79.0f;
+  x[1] = -87.0f;
+  double ref = 0;
+  for (int h = 0; h < MANY; h++) {
+    start[h] = 2 * h;
+    width[h] = 2;
+    target[h] = h % 2;
+    ref += sm_cross_entropy_loss(want, x, target + h, 1, 2 * MANY, start[h], 2, 1.0f);
+  }
+  sm_ce_spans sp = {MANY, start, width, target, 1};
+  double loss = sm_cross_entropy_spans(dx, work, x, &sp, 1, 2 * MANY, 1.0f);
+  double worst = 0;
+  for (int i = 0; i < 2 * MANY; i++)
+    worst = fmax(worst, fabs((double)dx[i] - want[i]));
+  printf("%d spans in a row: loss %.9f, per span %.9f, max gradient difference %.2e\n", MANY, loss,
+         ref, worst);
+  CHECK(isfinite(loss));
+  CHECK_CLOSE(loss, ref, 1e-6 * fabs(ref));
+  CHECK(worst < 1e-6);
+}
+
 /* sm_expf against exp in double over its whole range, and at its edges; sm_tanhf against
  * tanh. */
 static void check_expf(void) {
@@ -183,6 +213,7 @@ int main(int argc, char **argv) {
   check_mse(&c);
   check_cross_entropy(&c);
   check_cross_entropy_spans();
+  check_many_spans();
   check_expf();
   check_gaussian(&c, 0);
   check_gaussian(&c, 1);

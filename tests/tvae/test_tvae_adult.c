@@ -151,6 +151,13 @@ static void check_checkpoints(sm_ctx *ctx, const sm_experiment *e, const sm_tabl
   CHECK(fit(ctx, e, &other, train, &state) == SM_EINPUT);
   CHECK(state == NULL && strstr(ctx->msg, "different experiment") != NULL);
 
+  /* so is one with the first parameter layout (no "layout" attribute) */
+  hid_t f = sm_h5_open(ctx, ckpt, 1);
+  CHECK(H5Adelete(f, "layout") >= 0);
+  H5Fclose(f);
+  CHECK(fit(ctx, e, &resume, train, &state) == SM_EINPUT);
+  CHECK(state == NULL && strstr(ctx->msg, "laid out as another synthmpi version") != NULL);
+
   /* a stop requested before training: a checkpoint, SM_EINTERRUPTED and no model; resuming
    * from that checkpoint still ends bitwise where the straight run does */
   volatile sig_atomic_t flag = 1;
@@ -292,6 +299,7 @@ int main(int argc, char **argv) {
   /* the straight fit, then each property against it */
   void *state = NULL;
   CHECK(fit(&ctx, &e, NULL, &train, &state) == SM_OK);
+  CHECK(state == NULL || tvae(state)->replicated == (ctx.size > 1));
   if (state) {
     check_rank_invariance(&ctx, &e, state);
     check_checkpoints(&ctx, &e, &train, dir, state);
@@ -306,6 +314,7 @@ int main(int argc, char **argv) {
   void *owned = NULL;
   if (load_experiment(&ctx, 2, own_sets, &own) == SM_OK) {
     CHECK(fit(&ctx, &own, NULL, &train, &owned) == SM_OK);
+    CHECK(owned == NULL || !tvae(owned)->replicated);
     if (owned)
       check_rank_invariance(&ctx, &own, owned);
     ops()->free_state(owned);
