@@ -123,6 +123,29 @@ void sm_tvae_free(void *state) {
 
 /* ---- fit ---------------------------------------------------------------------------- */
 
+/* Collective. Every rank's block of rows (start, count) into blocks, checked to tile the
+ * n_global rows, then every rank's encoded rows into all, in global order. */
+static int allgather_rows(sm_ctx *ctx, const float *local, const sm_table *train, int64_t n_global,
+                          int width, int64_t *blocks, int *counts, float *all) {
+  int64_t mine[2] = {train->row_offset, train->n_rows}, total = 0;
+  SM_MPI_CHECK(ctx, MPI_Allgather(mine, 2, MPI_INT64_T, blocks, 2, MPI_INT64_T, ctx->comm));
+  for (int r = 0; r < ctx->size; r++) {
+    int64_t start = blocks[2 * r], n = blocks[2 * r + 1];
+    if (start < 0 || n < 0 || start + n > n_global)
+      return sm_fail(ctx, SM_ERR, "tvae: rank %d's rows [%lld, +%lld) lie outside the %lld rows", r,
+                     (long long)start, (long long)n, (long long)n_global);
+    total += n;
+    counts[r] = (int)(n * width);
+    counts[ctx->size + r] = (int)(start * width);
+  }
+  if (total != n_global)
+    return sm_fail(ctx, SM_ERR, "tvae: the ranks hold %lld rows, not %lld", (long long)total,
+                   (long long)n_global);
+  SM_MPI_CHECK(ctx, MPI_Allgatherv(local, counts[ctx->rank], MPI_FLOAT, all, counts,
+                                   counts + ctx->size, MPI_FLOAT, ctx->comm));
+  return SM_OK;
+}
+
 /* Collective. Every rank's encoded rows (local, taken over), in global order, on every
  * rank; NULL on every rank when one is out of memory or the gather fails. */
 static float *gather_rows(sm_ctx *ctx, float *local, const sm_table *train, int64_t n_global,
@@ -131,27 +154,8 @@ static float *gather_rows(sm_ctx *ctx, float *local, const sm_table *train, int6
   int64_t *blocks = sm_malloc(ctx, 2 * (size_t)ctx->size * sizeof(int64_t));
   int *counts = sm_malloc(ctx, 2 * (size_t)ctx->size * sizeof(int));
   int rc = sm_agree(ctx, local && all && blocks && counts ? SM_OK : SM_ERR);
-
-  /* each rank's block of rows: where it starts and how many, in floats */
-  int64_t mine[2] = {train->row_offset, train->n_rows};
-  if (rc == SM_OK &&
-      MPI_Allgather(mine, 2, MPI_INT64_T, blocks, 2, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
-    rc = sm_fail(ctx, SM_ERR, "tvae: MPI_Allgather of the row blocks failed");
-  int64_t total = 0;
-  for (int r = 0; rc == SM_OK && r < ctx->size; r++) {
-    if (blocks[2 * r] < 0 || blocks[2 * r + 1] < 0 || blocks[2 * r] + blocks[2 * r + 1] > n_global)
-      rc = sm_fail(ctx, SM_ERR, "tvae: rank %d's rows [%lld, +%lld) lie outside the %lld rows", r,
-                   (long long)blocks[2 * r], (long long)blocks[2 * r + 1], (long long)n_global);
-    total += blocks[2 * r + 1];
-    counts[r] = (int)(blocks[2 * r + 1] * width);
-    counts[ctx->size + r] = (int)(blocks[2 * r] * width);
-  }
-  if (rc == SM_OK && total != n_global)
-    rc = sm_fail(ctx, SM_ERR, "tvae: the ranks hold %lld rows, not %lld", (long long)total,
-                 (long long)n_global);
-  if (rc == SM_OK && MPI_Allgatherv(local, counts[ctx->rank], MPI_FLOAT, all, counts,
-                                    counts + ctx->size, MPI_FLOAT, ctx->comm) != MPI_SUCCESS)
-    rc = sm_fail(ctx, SM_ERR, "tvae: MPI_Allgatherv of the encoded rows failed");
+  if (rc == SM_OK)
+    rc = allgather_rows(ctx, local, train, n_global, width, blocks, counts, all);
   free(local);
   free(blocks);
   free(counts);
