@@ -78,6 +78,13 @@ static int read_model(sm_ctx *ctx, const char *path, hid_t file, const sm_model_
   rc = found->load(ctx, (int64_t)group, &m->state);
   H5Gclose(group);
   m->ops = found;
+
+  /* the model's own messages name what is wrong; the file is named here */
+  if (rc != SM_OK && !strstr(ctx->msg, path)) {
+    char msg[SM_MSG_MAX];
+    memcpy(msg, ctx->msg, sizeof msg);
+    rc = sm_fail(ctx, rc, "%s: %s", path, msg);
+  }
   return rc;
 }
 

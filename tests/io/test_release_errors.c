@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/h5util.h"
 #include "io/io.h"
 #include "synthmpi/release.h"
 #include "test_util.h"
@@ -146,6 +147,15 @@ static void test_not_a_release(sm_ctx *ctx, const char *dir) {
   /* a kind the registry does not know */
   CHECK(sm_model_load(ctx, model, &loaded) == SM_EINPUT);
   CHECK(strstr(ctx->msg, "io_test_model") != NULL);
+
+  /* a state its model cannot read: the model's message, after the file's name */
+  hid_t f = sm_h5_open(ctx, model, 1);
+  CHECK(H5Ldelete(f, "model/scale", H5P_DEFAULT) >= 0);
+  H5Fclose(f);
+  CHECK(sm_model_load_ops(ctx, model, &test_model_ops, &loaded) != SM_OK);
+  if (ctx->rank == 0)
+    printf("unreadable state: %s\n", ctx->msg);
+  CHECK(strncmp(ctx->msg, model, strlen(model)) == 0 && strstr(ctx->msg, "scale") != NULL);
   sm_model_free(&m);
 }
 
